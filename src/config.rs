@@ -1,0 +1,261 @@
+//! Configuration: a TOML file, overridden by `REKON_<SECTION>_<KEY>`
+//! environment variables, overridden by command-line flags.
+
+use crate::providers::http::RetryPolicy;
+use crate::secrets::{lenient_secret, read_secret_file};
+use chrono_tz::Tz;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The embedded warehouse used when no database URL is configured.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/warehouse.sqlite";
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment could not be read into the settings.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// A setting has a value that cannot work.
+    #[error("invalid configuration: {field}: {reason}")]
+    Field {
+        /// Dotted key, e.g. `elkassa.timezone`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Everything rekon reads from its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where the warehouse lives.
+    pub warehouse: WarehouseConfig,
+    /// How syncs page and batch.
+    pub sync: SyncConfig,
+    /// ELKASSA connection; `None` when not configured (the partner is skipped).
+    pub elkassa: Option<ElkassaConfig>,
+}
+
+/// Warehouse settings (`[warehouse]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarehouseConfig {
+    /// `sqlite://path` or `postgres://...`; `DATABASE_URL` and `--database-url` override it.
+    pub database_url: Option<String>,
+    /// Raw partner bodies older than this many days are pruned after a sync.
+    pub raw_retention_days: u32,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for WarehouseConfig {
+    fn default() -> Self {
+        Self { database_url: None, raw_retention_days: 14, max_connections: 4 }
+    }
+}
+
+/// Sync settings (`[sync]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Listing pages in flight at once.
+    pub concurrency: usize,
+    /// Pages written to the warehouse per transaction (each with its checkpoint).
+    pub batch_pages: usize,
+    /// Re-read rounds allowed to repair a listing that moved while paging.
+    pub max_drift_rounds: u32,
+    /// Seconds between progress lines when not on a terminal.
+    pub progress_interval_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self { concurrency: 8, batch_pages: 100, max_drift_rounds: 4, progress_interval_secs: 10 }
+    }
+}
+
+/// ELKASSA connection (`[elkassa]`, or `REKON_ELKASSA_*`).
+#[derive(Debug, Clone)]
+pub struct ElkassaConfig {
+    /// Scheme and host, e.g. `https://api.elkassa.com`.
+    pub base_url: String,
+    /// Path prefix of the integration API.
+    pub path_prefix: String,
+    /// The partner-issued key.
+    pub key: SecretString,
+    /// The partner-issued token.
+    pub token: SecretString,
+    /// Zone of the partner's naive timestamps.
+    pub timezone: Tz,
+    /// Per-request timeout in seconds.
+    pub timeout_secs: u64,
+    /// Retries per request before the run fails.
+    pub max_retries: u32,
+    /// First backoff step in milliseconds.
+    pub retry_base_ms: u64,
+}
+
+impl ElkassaConfig {
+    /// A configuration for a given base URL and credentials, defaults elsewhere.
+    pub fn new(base_url: impl Into<String>, key: &str, token: &str) -> Self {
+        Self {
+            base_url: base_url.into(),
+            path_prefix: "/integration".to_owned(),
+            key: SecretString::from(key.to_owned()),
+            token: SecretString::from(token.to_owned()),
+            timezone: crate::timezone::DEFAULT_PARTNER_ZONE,
+            timeout_secs: 30,
+            max_retries: 6,
+            retry_base_ms: 200,
+        }
+    }
+
+    /// Per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+
+    /// Retry policy for reads.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries,
+            base_delay: Duration::from_millis(self.retry_base_ms),
+            ..RetryPolicy::default()
+        }
+    }
+}
+
+/// ELKASSA settings as written in the file or environment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawElkassa {
+    #[serde(default = "default_elkassa_url")]
+    base_url: String,
+    #[serde(default = "default_prefix")]
+    path_prefix: String,
+    #[serde(default, deserialize_with = "lenient_secret")]
+    key: Option<SecretString>,
+    key_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "lenient_secret")]
+    token: Option<SecretString>,
+    token_file: Option<PathBuf>,
+    #[serde(default = "default_zone")]
+    timezone: String,
+    #[serde(default = "default_timeout")]
+    timeout_secs: u64,
+    #[serde(default = "default_retries")]
+    max_retries: u32,
+    #[serde(default = "default_retry_base")]
+    retry_base_ms: u64,
+}
+
+fn default_elkassa_url() -> String {
+    "https://api.elkassa.com".to_owned()
+}
+fn default_prefix() -> String {
+    "/integration".to_owned()
+}
+fn default_zone() -> String {
+    "Asia/Jakarta".to_owned()
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_retries() -> u32 {
+    6
+}
+fn default_retry_base() -> u64 {
+    200
+}
+
+#[derive(Deserialize, Default)]
+struct RawConfig {
+    #[serde(default)]
+    warehouse: WarehouseConfig,
+    #[serde(default)]
+    sync: SyncConfig,
+    elkassa: Option<RawElkassa>,
+}
+
+impl Config {
+    /// Loads `file` (when given, it must exist; otherwise `rekon.toml` if
+    /// present), then the `REKON_*` environment on top.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("rekon.toml")),
+        }
+        figment = figment.merge(rekon_env());
+        Self::from_figment(figment)
+    }
+
+    /// Builds the settings from any figment (tests use in-memory TOML).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let raw: RawConfig = figment.extract().map_err(|err| ConfigError::Invalid(Box::new(err)))?;
+        let elkassa = raw.elkassa.map(resolve_elkassa).transpose()?;
+        Ok(Self { warehouse: raw.warehouse, sync: raw.sync, elkassa })
+    }
+
+    /// The database URL: the explicit one, else the configured one, else the embedded default.
+    pub fn database_url(&self, explicit: Option<&str>) -> String {
+        explicit
+            .map(str::to_owned)
+            .or_else(|| self.warehouse.database_url.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    }
+}
+
+/// `REKON_ELKASSA_BASE_URL` → `elkassa.base_url`: the first underscore
+/// separates the section, the rest is the key. Variables that name no
+/// section of ours (`REKON_LOG`, `REKON_CONFIG`) are left out.
+fn rekon_env() -> Env {
+    const SECTIONS: [&str; 6] = ["warehouse", "sync", "elkassa", "mcp", "middleware", "qm"];
+    Env::prefixed("REKON_")
+        .filter(|key| SECTIONS.iter().any(|section| key.as_str().starts_with(&format!("{section}_"))))
+        .map(|key| key.as_str().replacen('_', ".", 1).into())
+}
+
+fn resolve_elkassa(raw: RawElkassa) -> Result<ElkassaConfig, ConfigError> {
+    let key = resolve_secret(raw.key, raw.key_file.as_deref(), "elkassa.key")?;
+    let token = resolve_secret(raw.token, raw.token_file.as_deref(), "elkassa.token")?;
+    let timezone = crate::timezone::parse_zone(&raw.timezone)
+        .map_err(|reason| ConfigError::Field { field: "elkassa.timezone".to_owned(), reason })?;
+    if !(raw.base_url.starts_with("http://") || raw.base_url.starts_with("https://")) {
+        return Err(ConfigError::Field {
+            field: "elkassa.base_url".to_owned(),
+            reason: format!("{:?} is not an http(s) URL", raw.base_url),
+        });
+    }
+    Ok(ElkassaConfig {
+        base_url: raw.base_url,
+        path_prefix: raw.path_prefix,
+        key,
+        token,
+        timezone,
+        timeout_secs: raw.timeout_secs,
+        max_retries: raw.max_retries,
+        retry_base_ms: raw.retry_base_ms,
+    })
+}
+
+fn resolve_secret(value: Option<SecretString>, file: Option<&Path>, field: &str) -> Result<SecretString, ConfigError> {
+    let invalid = |reason: String| ConfigError::Field { field: field.to_owned(), reason };
+    match (value, file) {
+        (Some(secret), None) => Ok(secret),
+        (None, Some(path)) => read_secret_file(path).map_err(invalid),
+        (Some(_), Some(_)) => Err(invalid(format!("set either {field} or {field}_file, not both"))),
+        (None, None) => Err(invalid(format!(
+            "missing (set {field}, {field}_file or REKON_{})",
+            field.replace('.', "_").to_uppercase()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

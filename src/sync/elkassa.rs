@@ -1,0 +1,179 @@
+//! One ELKASSA sync: reference data, the listing (verified, repaired when it
+//! moved), the removal sweep, and the run record.
+
+use super::normalize::PacketCatalog;
+use super::pager::{PageFetcher, Pager, PassRead};
+use super::progress::Progress;
+use super::writer::{spawn_writer, WriterTotals};
+use super::{SyncError, SyncOptions};
+use crate::config::{ElkassaConfig, SyncConfig};
+use crate::outcome::RunStatus;
+use crate::providers::elkassa::{parse_registration_data, ElkassaClient, PROVIDER, REGISTRATION_ENDPOINT};
+use crate::warehouse::{RunSummary, SweepStats, Warehouse};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the listing reads went.
+#[derive(Debug, Default)]
+struct ListingOutcome {
+    first_pass: PassRead,
+    rounds: u32,
+    stable: bool,
+    notes: Vec<String>,
+}
+
+/// Runs an ELKASSA sync inside an open run; returns its summary (never an
+/// `Err`: failures are part of the summary so the run row can say them).
+pub async fn sync_elkassa(
+    warehouse: &Warehouse,
+    run_id: i64,
+    config: &ElkassaConfig,
+    sync: &SyncConfig,
+    options: &SyncOptions,
+) -> RunSummary {
+    let client = ElkassaClient::new(config.clone(), sync.concurrency);
+    let http_stats = client.http().stats();
+    let mut summary = match run_listing(warehouse, run_id, client, config, sync, options).await {
+        Ok(summary) => summary,
+        Err((err, partial)) => RunSummary {
+            status: RunStatus::Failed,
+            error: Some(err.to_string()),
+            ..partial
+        },
+    };
+    summary.retries = http_stats.retries();
+    summary
+}
+
+type Failure = (SyncError, RunSummary);
+
+async fn run_listing(
+    warehouse: &Warehouse,
+    run_id: i64,
+    client: ElkassaClient,
+    config: &ElkassaConfig,
+    sync: &SyncConfig,
+    options: &SyncOptions,
+) -> Result<RunSummary, Failure> {
+    let no_counts = |err: SyncError| (err, RunSummary::default());
+    let catalog = load_packets(warehouse, &client).await.map_err(no_counts)?;
+    let estimated = warehouse.last_listing_size().await.ok().flatten().map(|n| n as u64);
+    let progress = Arc::new(Progress::new(PROVIDER, estimated, Duration::from_secs(sync.progress_interval_secs), options.show_progress));
+    let loader = warehouse.elkassa_loader(run_id).await.map_err(|err| no_counts(err.into()))?;
+    let (to_writer, writer) = spawn_writer(loader, sync.batch_pages, Arc::clone(&progress));
+    let fetcher = Arc::new(PageFetcher { client, catalog, zone: config.timezone });
+    let mut pager = Pager::new(fetcher, sync.concurrency, to_writer, Arc::clone(&progress));
+    let listing = read_listing(&mut pager, sync.max_drift_rounds).await;
+    let pages_fetched = pager.pages_fetched;
+    drop(pager); // closes the writer's channel so it flushes and ends
+    let written = writer.await.map_err(|err| SyncError::Task(err.to_string()));
+    progress.finish();
+    let partial = RunSummary { pages_fetched, ..RunSummary::default() };
+    let written = match written {
+        Ok(Ok(totals)) => totals,
+        Ok(Err(err)) => return Err((err.into(), partial)),
+        Err(err) => return Err((err, partial)),
+    };
+    let listing = listing.map_err(|err| (err, partial))?;
+    finish_listing(warehouse, run_id, listing, written, pages_fetched).await
+}
+
+async fn load_packets(warehouse: &Warehouse, client: &ElkassaClient) -> Result<PacketCatalog, SyncError> {
+    let fetched = client.fetch_registration_data().await?;
+    let data = parse_registration_data(fetched.http_status, &fetched.body)
+        .map_err(|source| SyncError::partner(REGISTRATION_ENDPOINT, "reference data".into(), source))?;
+    let catalog = PacketCatalog::new(&data.registration_packets);
+    warehouse.upsert_packets(&catalog.rows(), fetched.fetched_at).await?;
+    Ok(catalog)
+}
+
+/// First pass, then re-reads until a pass verifies as a consistent snapshot
+/// or the round budget is spent.
+async fn read_listing(pager: &mut Pager, max_rounds: u32) -> Result<ListingOutcome, SyncError> {
+    let mut outcome = ListingOutcome { first_pass: pager.read_pass(0).await?, ..ListingOutcome::default() };
+    let mut moved = pager.verify(0, &outcome.first_pass).await?;
+    while let Some(reason) = moved {
+        tracing::warn!(provider = PROVIDER, round = outcome.rounds, %reason, "listing moved while paging");
+        outcome.notes.push(format!("pass {}: {reason}", outcome.rounds));
+        if outcome.rounds >= max_rounds {
+            return Ok(outcome);
+        }
+        outcome.rounds += 1;
+        let read = pager.read_pass(outcome.rounds).await?;
+        moved = pager.verify(outcome.rounds, &read).await?;
+    }
+    outcome.stable = true;
+    Ok(outcome)
+}
+
+async fn finish_listing(
+    warehouse: &Warehouse,
+    run_id: i64,
+    listing: ListingOutcome,
+    written: WriterTotals,
+    pages_fetched: u64,
+) -> Result<RunSummary, Failure> {
+    let fail = |err: SyncError| (err, RunSummary { pages_fetched, ..RunSummary::default() });
+    let sweep = if listing.stable {
+        warehouse.sweep_elkassa(run_id, Utc::now()).await.map_err(|err| fail(err.into()))?
+    } else {
+        SweepStats::default()
+    };
+    let (accounts, branches) = warehouse.elkassa_seen_by(run_id).await.map_err(|err| fail(err.into()))?;
+    let rejected = listing.first_pass.rejected;
+    let mut status = RunStatus::Succeeded;
+    let mut error = None;
+    if !listing.stable {
+        status = RunStatus::Partial;
+        error = Some(format!(
+            "elkassa listing kept moving after {} re-read round(s); removals were not swept",
+            listing.rounds
+        ));
+    } else if rejected > 0 {
+        status = RunStatus::Partial;
+        error = Some(format!("{rejected} listing entries rejected (see sync_record_issues for run {run_id})"));
+    }
+    let drift_note = (!listing.notes.is_empty()).then(|| {
+        let verdict = if listing.stable { "repaired by re-reading" } else { "NOT repaired" };
+        format!("{}; {verdict} in {} round(s)", listing.notes.join("; "), listing.rounds)
+    });
+    let counts = serde_json::json!({ PROVIDER: {
+        "accounts": accounts, "branches": branches, "pages": pages_fetched,
+        "history_rows": written.history_rows, "accounts_removed": sweep.accounts_removed,
+        "branches_removed": sweep.branches_removed, "raw_bytes": written.raw_bytes,
+        "stored_bytes": written.stored_bytes,
+    }});
+    Ok(RunSummary {
+        status,
+        listing_complete: listing.stable,
+        pages_fetched,
+        records_seen: listing.first_pass.entries,
+        records_loaded: accounts as u64,
+        records_rejected: rejected,
+        retries: 0,
+        drift_rounds: listing.rounds,
+        drift_note,
+        counts,
+        error,
+    })
+}
+
+/// Reads the listing once, without verification or warehouse, handing every
+/// page to `sink`; returns (pages, entries). The benchmark's baseline.
+pub async fn read_listing_once(
+    config: &ElkassaConfig,
+    sync: &SyncConfig,
+    sink: tokio::sync::mpsc::Sender<crate::warehouse::LandedPage>,
+) -> Result<(u64, u64), SyncError> {
+    let client = ElkassaClient::new(config.clone(), sync.concurrency);
+    let fetched = client.fetch_registration_data().await?;
+    let data = parse_registration_data(fetched.http_status, &fetched.body)
+        .map_err(|source| SyncError::partner(REGISTRATION_ENDPOINT, "reference data".into(), source))?;
+    let catalog = PacketCatalog::new(&data.registration_packets);
+    let progress = Arc::new(Progress::new(PROVIDER, None, Duration::from_secs(sync.progress_interval_secs), false));
+    let fetcher = Arc::new(PageFetcher { client, catalog, zone: config.timezone });
+    let mut pager = Pager::new(fetcher, sync.concurrency, sink, progress);
+    let read = pager.read_pass(0).await?;
+    Ok((pager.pages_fetched, read.entries))
+}

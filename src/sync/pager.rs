@@ -1,0 +1,201 @@
+//! Reading the ELKASSA listing: ordered pages with bounded concurrency, each
+//! fetched and parsed on its own task so parsing uses every core.
+
+use super::normalize::{normalize_page, PacketCatalog};
+use super::progress::Progress;
+use super::SyncError;
+use crate::providers::elkassa::{parse_listing, ElkassaClient, EnvelopeError, USERS_ENDPOINT};
+use crate::warehouse::LandedPage;
+use chrono_tz::Tz;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Attempts at a page whose body is not the documented envelope (a proxy
+/// error page, a truncated body that still closed cleanly).
+const MALFORMED_ATTEMPTS: u32 = 3;
+
+/// Cross-page repeats worth confirming one by one; past this the pass is re-read whole.
+const MAX_REPEATS_TO_CONFIRM: usize = 64;
+
+/// Fetches and normalizes single pages; shared by every page task.
+pub struct PageFetcher {
+    /// The partner client.
+    pub client: ElkassaClient,
+    /// Packets, to tell trials.
+    pub catalog: PacketCatalog,
+    /// Zone of the partner's naive timestamps.
+    pub zone: Tz,
+}
+
+impl PageFetcher {
+    /// One page, fetched, checked and normalized.
+    pub async fn fetch(&self, pass: u32, page: u32) -> Result<(LandedPage, Vec<u64>), SyncError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let fetched = self.client.fetch_users_page(page).await?;
+            match parse_listing(fetched.http_status, &fetched.body) {
+                Ok(slots) => return Ok(normalize_page(pass, page, fetched, slots, &self.catalog, self.zone)),
+                Err(EnvelopeError::Malformed { .. }) if attempt < MALFORMED_ATTEMPTS => {
+                    tracing::warn!(provider = "elkassa", page, attempt, "unreadable page body, fetching it again");
+                }
+                Err(source) => return Err(SyncError::partner(USERS_ENDPOINT, format!("page {page}"), source)),
+            }
+        }
+    }
+}
+
+/// The ids of one read of the listing, page by page.
+#[derive(Debug, Default)]
+pub struct PassRead {
+    /// Id fingerprints per page, in listing order (index 0 is page 1).
+    pub pages: Vec<Vec<u64>>,
+    /// Entries read, duplicates and rejects included.
+    pub entries: u64,
+    /// Entries rejected.
+    pub rejected: u64,
+}
+
+/// Reads passes and hands every fetched page to the writer.
+pub struct Pager {
+    fetcher: Arc<PageFetcher>,
+    concurrency: usize,
+    to_writer: mpsc::Sender<LandedPage>,
+    progress: Arc<Progress>,
+    /// Pages fetched so far, verification reads included.
+    pub pages_fetched: u64,
+}
+
+impl Pager {
+    /// A pager feeding `to_writer`.
+    pub fn new(fetcher: Arc<PageFetcher>, concurrency: usize, to_writer: mpsc::Sender<LandedPage>, progress: Arc<Progress>) -> Self {
+        Self { fetcher, concurrency: concurrency.max(1), to_writer, progress, pages_fetched: 0 }
+    }
+
+    /// Reads the whole listing once, up to its first empty page.
+    pub async fn read_pass(&mut self, pass: u32) -> Result<PassRead, SyncError> {
+        let fetcher = Arc::clone(&self.fetcher);
+        let mut pages = futures::stream::iter(1u32..)
+            .map(move |page| {
+                let fetcher = Arc::clone(&fetcher);
+                AbortOnDrop(tokio::spawn(async move { fetcher.fetch(pass, page).await }))
+            })
+            .buffered(self.concurrency);
+        let mut read = PassRead::default();
+        while let Some(result) = pages.next().await {
+            let (landed, ids) = result?;
+            let empty = landed.entries == 0;
+            read.entries += u64::from(landed.entries);
+            read.rejected += landed.issues.iter().filter(|issue| issue.severity == "rejected").count() as u64;
+            self.progress.add_page(u64::from(landed.entries));
+            self.land(landed).await?;
+            if empty {
+                break;
+            }
+            read.pages.push(ids);
+        }
+        Ok(read)
+    }
+
+    /// Checks that the listing did not move while `read` was taken; returns
+    /// why it moved, or `None` when the read is a consistent snapshot.
+    ///
+    /// Any insertion or removal shifts the tail, and insertions at the head
+    /// (the usual newest-first order) change page 1, so both are read again.
+    /// A record on two pages is either the partner listing it twice (then
+    /// both pages read back the same) or a shift mid-read.
+    pub async fn verify(&mut self, pass: u32, read: &PassRead) -> Result<Option<String>, SyncError> {
+        let last = read.pages.len() as u32;
+        let mut to_check: Vec<u32> = vec![1, last, last + 1];
+        let repeats = cross_page_repeats(&read.pages);
+        if repeats.len() > MAX_REPEATS_TO_CONFIRM {
+            return Ok(Some(format!("{} records appeared on two pages", repeats.len())));
+        }
+        to_check.extend(repeats.iter().flat_map(|&(first, second)| [first, second]));
+        to_check.retain(|&page| page >= 1);
+        to_check.sort_unstable();
+        to_check.dedup();
+        for page in to_check {
+            let (landed, ids) = self.fetcher.fetch(pass, page).await?;
+            self.land(landed).await?;
+            let expected = read.pages.get(page as usize - 1).map(Vec::as_slice).unwrap_or(&[]);
+            if ids != expected {
+                let reason = if page == 1 {
+                    "page 1 changed (new records at the head)".to_owned()
+                } else if page >= last {
+                    format!("the end of the listing moved (page {page})")
+                } else {
+                    format!("page {page} shifted (a record appeared on two pages)")
+                };
+                return Ok(Some(reason));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn land(&mut self, landed: LandedPage) -> Result<(), SyncError> {
+        self.pages_fetched += 1;
+        self.to_writer.send(landed).await.map_err(|_| SyncError::WriterStopped)
+    }
+}
+
+/// Pairs of pages (first, later) on which the same record appeared.
+fn cross_page_repeats(pages: &[Vec<u64>]) -> Vec<(u32, u32)> {
+    let mut first_page: HashMap<u64, u32> = HashMap::with_capacity(pages.len() * 10);
+    let mut pairs = Vec::new();
+    for (index, ids) in pages.iter().enumerate() {
+        let page = index as u32 + 1;
+        for &id in ids {
+            match first_page.get(&id) {
+                Some(&earlier) if earlier != page => pairs.push((earlier, page)),
+                Some(_) => {}
+                None => {
+                    first_page.insert(id, page);
+                }
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// A spawned page task that is cancelled if the pass stops early (end of
+/// listing reached, or a page failed), instead of retrying on in the background.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<Result<T, SyncError>> {
+    type Output = Result<T, SyncError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| joined.unwrap_or_else(|err| Err(SyncError::Task(err.to_string()))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_repeated_on_another_page_is_reported_once_per_page_pair() {
+        let pages = vec![vec![1, 2, 3], vec![3, 4, 4], vec![5, 3]];
+        assert_eq!(cross_page_repeats(&pages), vec![(1, 2), (1, 3)]);
+    }
+
+    #[test]
+    fn a_repeat_within_one_page_is_not_a_shift() {
+        assert!(cross_page_repeats(&[vec![1, 1, 2], vec![3]]).is_empty());
+    }
+}

@@ -1,0 +1,35 @@
+//! Logging: human-readable or JSON lines on stderr, filtered by `RUST_LOG`.
+
+use tracing_subscriber::EnvFilter;
+
+/// Output format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Installs the global subscriber once; later calls are no-ops (tests).
+///
+/// Drivers are kept at `warn`: sqlx would log every statement, and HTTP
+/// crates log URLs, whose query strings carry partner credentials.
+pub fn init(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default))
+        .add_directive("sqlx=warn".parse().expect("static directive"))
+        .add_directive("hyper=warn".parse().expect("static directive"))
+        .add_directive("hyper_util=warn".parse().expect("static directive"))
+        .add_directive("reqwest=warn".parse().expect("static directive"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

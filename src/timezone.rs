@@ -1,0 +1,100 @@
+//! Partner timestamps: naive wall-clock strings read in a configured zone.
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The zone partners mean when a timestamp carries none (Western Indonesia Time).
+pub const DEFAULT_PARTNER_ZONE: Tz = chrono_tz::Asia::Jakarta;
+
+/// Formats partners use for naive timestamps, most common first.
+const NAIVE_FORMATS: [&str; 4] = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+];
+
+/// Why a partner timestamp could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unreadable timestamp {0:?}")]
+pub struct BadTimestamp(pub String);
+
+/// Reads a partner timestamp as an instant.
+///
+/// Naive values are wall-clock time in `zone`; values with an offset keep it.
+/// MySQL's zero date and empty strings mean "no value" (`Ok(None)`), because
+/// partners emit them for unset dates rather than omitting the field.
+pub fn parse_partner_time(raw: &str, zone: Tz) -> Result<Option<DateTime<Utc>>, BadTimestamp> {
+    let text = raw.trim();
+    if text.is_empty() || text.starts_with("0000-00-00") {
+        return Ok(None);
+    }
+    if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(with_offset.with_timezone(&Utc)));
+    }
+    let naive = NAIVE_FORMATS
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+        })
+        .ok_or_else(|| BadTimestamp(text.to_owned()))?;
+    Ok(Some(localize(naive, zone)))
+}
+
+/// Places a wall-clock time in `zone`, taking the earlier instant in a fold
+/// and skipping forward over a gap (Jakarta has neither today, other zones may).
+pub fn localize(naive: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at.with_timezone(&Utc),
+        LocalResult::None => {
+            let later = naive + chrono::Duration::hours(1);
+            localize(later, zone)
+        }
+    }
+}
+
+/// Parses an IANA zone name from configuration, naming the bad value.
+pub fn parse_zone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>()
+        .map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as Asia/Jakarta)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_naive_partner_time_is_read_as_jakarta_wall_clock() {
+        let at = parse_partner_time("2016-03-18 22:08:02", DEFAULT_PARTNER_ZONE).unwrap().unwrap();
+        assert_eq!(at.to_rfc3339(), "2016-03-18T15:08:02+00:00");
+    }
+
+    #[test]
+    fn an_explicit_offset_wins_over_the_configured_zone() {
+        let at = parse_partner_time("2016-03-18T22:08:02+00:00", DEFAULT_PARTNER_ZONE).unwrap().unwrap();
+        assert_eq!(at.to_rfc3339(), "2016-03-18T22:08:02+00:00");
+    }
+
+    #[test]
+    fn zero_dates_and_blanks_mean_no_value() {
+        assert_eq!(parse_partner_time("0000-00-00 00:00:00", DEFAULT_PARTNER_ZONE), Ok(None));
+        assert_eq!(parse_partner_time("  ", DEFAULT_PARTNER_ZONE), Ok(None));
+    }
+
+    #[test]
+    fn another_configured_zone_shifts_the_instant() {
+        let zone = parse_zone("Asia/Makassar").unwrap();
+        let at = parse_partner_time("2016-03-18 22:08:02", zone).unwrap().unwrap();
+        assert_eq!(at.to_rfc3339(), "2016-03-18T14:08:02+00:00");
+    }
+
+    #[test]
+    fn garbage_is_an_error_that_quotes_the_value() {
+        let err = parse_partner_time("yesterday", DEFAULT_PARTNER_ZONE).unwrap_err();
+        assert!(err.to_string().contains("yesterday"));
+        assert!(parse_zone("Mars/Olympus").is_err());
+    }
+}

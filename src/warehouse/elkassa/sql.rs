@@ -1,0 +1,114 @@
+//! SQL of the ELKASSA loader, shared by both backends unless named otherwise.
+//! `$1` is always the batch instant, `$2` the run id.
+
+pub const STAGE_ACCOUNTS_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_accounts (
+    external_id text PRIMARY KEY, email text, email_norm text, shop_name text, address text,
+    user_type text, user_type_desc text, status text, registered_at timestamptz,
+    contract_id text, packet_id text, contract_notes text, is_trial boolean, expires_at timestamptz,
+    raw_id bigint)";
+
+pub const STAGE_BRANCHES_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_branches (
+    registration_id text, cabang_id text, name text, address text,
+    PRIMARY KEY (registration_id, cabang_id))";
+
+pub const STAGE_ACCOUNTS_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_accounts (
+    external_id TEXT PRIMARY KEY, email TEXT, email_norm TEXT, shop_name TEXT, address TEXT,
+    user_type TEXT, user_type_desc TEXT, status TEXT, registered_at TEXT,
+    contract_id TEXT, packet_id TEXT, contract_notes TEXT, is_trial INTEGER, expires_at TEXT,
+    raw_id INTEGER)";
+
+pub const STAGE_BRANCHES_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_branches (
+    registration_id TEXT, cabang_id TEXT, name TEXT, address TEXT,
+    PRIMARY KEY (registration_id, cabang_id))";
+
+pub const STAGE_ACCOUNTS_INSERT: &str = "INSERT INTO stage_accounts (external_id, email, email_norm, shop_name, \
+    address, user_type, user_type_desc, status, registered_at, contract_id, packet_id, contract_notes, is_trial, \
+    expires_at, raw_id) ";
+
+pub const STAGE_BRANCHES_INSERT: &str = "INSERT INTO stage_branches (registration_id, cabang_id, name, address) ";
+
+pub const INSERT_RAW: &str = "INSERT INTO raw_responses (run_id, provider, endpoint, request_key, fetched_at, \
+    http_status, attempts, body_sha256, body_size, body_encoding, body) \
+    VALUES ($1, 'elkassa', $2, $3, $4, $5, $6, $7, $8, 'zstd', $9) RETURNING raw_id";
+
+pub const INSERT_CHECKPOINT: &str = "INSERT INTO sync_pages (run_id, provider, pass, page, entries, raw_id, committed_at) \
+    VALUES ($1, 'elkassa', $2, $3, $4, $5, $6) \
+    ON CONFLICT (run_id, provider, pass, page) DO UPDATE SET entries = excluded.entries, raw_id = excluded.raw_id, \
+    committed_at = excluded.committed_at";
+
+pub const INSERT_ISSUE: &str = "INSERT INTO sync_record_issues (run_id, provider, request_key, position, external_id, \
+    severity, field, message) VALUES ($1, 'elkassa', $2, $3, $4, $5, $6, $7)";
+
+/// Customers are matched on the normalized email; the first shop name seen sticks.
+pub const MERGE_CUSTOMERS: &str = "INSERT INTO customers (email, shop_name, created_at, updated_at) \
+    SELECT s.email_norm, MIN(s.shop_name), $1, $1 FROM stage_accounts s WHERE s.email_norm IS NOT NULL \
+    GROUP BY s.email_norm \
+    ON CONFLICT (email) DO NOTHING";
+
+pub const MERGE_ACCOUNTS: &str = "INSERT INTO provider_accounts (provider, external_id, customer_id, status, email, \
+    shop_name, address, user_type, user_type_desc, registered_at, first_seen_at, last_seen_at, last_seen_run, \
+    source_raw_id) \
+    SELECT 'elkassa', s.external_id, c.customer_id, s.status, s.email, s.shop_name, s.address, s.user_type, \
+    s.user_type_desc, s.registered_at, $1, $1, $2, s.raw_id \
+    FROM stage_accounts s LEFT JOIN customers c ON c.email = s.email_norm WHERE true \
+    ON CONFLICT (provider, external_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status, \
+    email = excluded.email, shop_name = excluded.shop_name, address = excluded.address, \
+    user_type = excluded.user_type, user_type_desc = excluded.user_type_desc, registered_at = excluded.registered_at, \
+    last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run, removed_at = NULL, \
+    source_raw_id = excluded.source_raw_id";
+
+/// The contract columns whose change makes a new history version
+/// (`c` the stored contract, `s` the staged one).
+macro_rules! changed {
+    () => {
+        "(c.contract_id, c.packet_id, c.contract_notes, c.is_trial, c.expires_at, c.status) \
+         IS DISTINCT FROM (s.contract_id, s.packet_id, s.contract_notes, s.is_trial, s.expires_at, s.status)"
+    };
+}
+
+pub const CLOSE_HISTORY: &str = concat!(
+    "UPDATE contract_history SET valid_to = $1 \
+     WHERE provider = 'elkassa' AND valid_to IS NULL AND external_id IN ( \
+     SELECT s.external_id FROM stage_accounts s JOIN contracts c \
+     ON c.provider = 'elkassa' AND c.external_id = s.external_id WHERE ",
+    changed!(),
+    ")"
+);
+
+pub const OPEN_HISTORY: &str = concat!(
+    "INSERT INTO contract_history (provider, external_id, contract_id, packet_id, contract_notes, is_trial, \
+     expires_at, status, valid_from, run_id) \
+     SELECT 'elkassa', s.external_id, s.contract_id, s.packet_id, s.contract_notes, s.is_trial, s.expires_at, \
+     s.status, $1, $2 \
+     FROM stage_accounts s LEFT JOIN contracts c ON c.provider = 'elkassa' AND c.external_id = s.external_id \
+     WHERE c.external_id IS NULL OR ",
+    changed!()
+);
+
+pub const MERGE_CONTRACTS: &str = "INSERT INTO contracts (provider, external_id, contract_id, packet_id, \
+    contract_notes, is_trial, expires_at, status, updated_at, updated_run) \
+    SELECT 'elkassa', s.external_id, s.contract_id, s.packet_id, s.contract_notes, s.is_trial, s.expires_at, \
+    s.status, $1, $2 FROM stage_accounts s WHERE true \
+    ON CONFLICT (provider, external_id) DO UPDATE SET contract_id = excluded.contract_id, \
+    packet_id = excluded.packet_id, contract_notes = excluded.contract_notes, is_trial = excluded.is_trial, \
+    expires_at = excluded.expires_at, status = excluded.status, updated_at = excluded.updated_at, \
+    updated_run = excluded.updated_run \
+    WHERE (contracts.contract_id, contracts.packet_id, contracts.contract_notes, contracts.is_trial, \
+    contracts.expires_at, contracts.status) IS DISTINCT FROM (excluded.contract_id, excluded.packet_id, \
+    excluded.contract_notes, excluded.is_trial, excluded.expires_at, excluded.status)";
+
+pub const MERGE_BRANCHES: &str = "INSERT INTO branches (registration_id, cabang_id, name, address, first_seen_at, \
+    last_seen_at, last_seen_run) \
+    SELECT b.registration_id, b.cabang_id, b.name, b.address, $1, $1, $2 FROM stage_branches b WHERE true \
+    ON CONFLICT (registration_id, cabang_id) DO UPDATE SET name = excluded.name, address = excluded.address, \
+    last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run, removed_at = NULL";
+
+pub const UPSERT_PACKET: &str = "INSERT INTO packets (packet_id, packet_code, packet_desc, duration_days, is_trial, \
+    first_seen_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+    ON CONFLICT (packet_id) DO UPDATE SET packet_code = excluded.packet_code, packet_desc = excluded.packet_desc, \
+    duration_days = excluded.duration_days, is_trial = excluded.is_trial, last_seen_at = excluded.last_seen_at";
+
+pub const SWEEP_ACCOUNTS: &str = "UPDATE provider_accounts SET removed_at = $1 \
+    WHERE provider = 'elkassa' AND removed_at IS NULL AND last_seen_run <> $2";
+
+pub const SWEEP_BRANCHES: &str = "UPDATE branches SET removed_at = $1 WHERE removed_at IS NULL AND last_seen_run <> $2";
