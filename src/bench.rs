@@ -57,13 +57,27 @@ pub struct BenchSyncArgs {
 
 /// Runs a benchmark against `database_url` (a server URL for Postgres: a
 /// fresh database is created on it; SQLite or none: a temporary file).
-pub async fn run_bench(command: BenchCommand, database_url: Option<&str>) -> anyhow::Result<RunStatus> {
+pub async fn run_bench(
+    command: BenchCommand,
+    database_url: Option<&str>,
+) -> anyhow::Result<RunStatus> {
     let BenchCommand::Sync(args) = command;
     let partner = SimThread::start(args.users, args.seed)?;
     let elkassa = ElkassaConfig::new(partner.base_url.clone(), "sim-key", "sim-token");
-    let sync = SyncConfig { concurrency: args.concurrency, batch_pages: args.batch_pages, ..SyncConfig::default() };
-    let config = Config { elkassa: Some(elkassa), sync, ..Config::default() };
-    println!("bench sync: {} users, mode {:?}, concurrency {}, batch {} pages", args.users, args.mode, args.concurrency, args.batch_pages);
+    let sync = SyncConfig {
+        concurrency: args.concurrency,
+        batch_pages: args.batch_pages,
+        ..SyncConfig::default()
+    };
+    let config = Config {
+        elkassa: Some(elkassa),
+        sync,
+        ..Config::default()
+    };
+    println!(
+        "bench sync: {} users, mode {:?}, concurrency {}, batch {} pages",
+        args.users, args.mode, args.concurrency, args.batch_pages
+    );
     let status = match args.mode {
         BenchMode::FetchOnly => copy::fetch_only(&config).await?,
         BenchMode::Full | BenchMode::CopyOnly => {
@@ -71,25 +85,41 @@ pub async fn run_bench(command: BenchCommand, database_url: Option<&str>) -> any
             println!("database: {}", redact_url(&target.url));
             let warehouse = Warehouse::connect(&target.url, 4).await?;
             warehouse.migrate().await?;
-            let status = if args.mode == BenchMode::Full { full(&warehouse, &config).await? } else { copy::copy_only(&warehouse, &config).await? };
+            let status = if args.mode == BenchMode::Full {
+                full(&warehouse, &config).await?
+            } else {
+                copy::copy_only(&warehouse, &config).await?
+            };
             warehouse.close().await;
             target.finish(args.keep).await?;
             status
         }
     };
-    println!("peak memory (VmHWM, whole process incl. simulator): {}", peak_memory());
+    println!(
+        "peak memory (VmHWM, whole process incl. simulator): {}",
+        peak_memory()
+    );
     partner.stop();
     Ok(status)
 }
 
 async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatus> {
-    let options = SyncOptions { job: "bench".to_owned(), show_progress: false };
+    let options = SyncOptions {
+        job: "bench".to_owned(),
+        show_progress: false,
+    };
     let mut status = RunStatus::Succeeded;
-    for label in ["first sync (empty warehouse)", "second sync (nothing changed)"] {
+    for label in [
+        "first sync (empty warehouse)",
+        "second sync (nothing changed)",
+    ] {
         let started = Instant::now();
         let report = sync_all(warehouse, config, &options).await?;
         let elapsed = started.elapsed();
-        let partner = report.partners.first().context("the bench configures ELKASSA")?;
+        let partner = report
+            .partners
+            .first()
+            .context("the bench configures ELKASSA")?;
         let counts = &partner.summary.counts["elkassa"];
         let number = |key: &str| counts[key].as_u64().unwrap_or_default();
         let accounts = partner.summary.records_loaded;
@@ -111,8 +141,14 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
 fn print_rates(elapsed: Duration, users: u64, pages: u64, rows: u64) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!("  elapsed      {:>10.2} s", secs);
-    println!("  users/s      {:>10.0}  ({users} users)", users as f64 / secs);
-    println!("  pages/s      {:>10.0}  ({pages} pages)", pages as f64 / secs);
+    println!(
+        "  users/s      {:>10.0}  ({users} users)",
+        users as f64 / secs
+    );
+    println!(
+        "  pages/s      {:>10.0}  ({pages} pages)",
+        pages as f64 / secs
+    );
     if rows > 0 {
         println!("  rows/s       {:>10.0}  ({rows} rows: accounts, customers, contracts, history, branches, raw, checkpoints)", rows as f64 / secs);
     }
@@ -126,7 +162,12 @@ fn mib(bytes: u64) -> String {
 pub fn peak_memory() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|status| status.lines().find(|line| line.starts_with("VmHWM:")).map(|line| line[6..].trim().to_owned()))
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .map(|line| line[6..].trim().to_owned())
+        })
         .map(|kb| {
             let kib: f64 = kb.trim_end_matches("kB").trim().parse().unwrap_or_default();
             format!("{:.1} MiB", kib / 1024.0)
@@ -144,24 +185,33 @@ impl SimThread {
     fn start(users: u32, seed: u64) -> anyhow::Result<Self> {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new().name("partner-sim".into()).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build();
-            let Ok(runtime) = runtime else { return };
-            runtime.block_on(async move {
-                let sim = Simulator::new(SimConfig::new(users, seed));
-                let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                    Ok(listener) => listener,
-                    Err(_) => return,
-                };
-                let _ = addr_tx.send(listener.local_addr().map(|addr| format!("http://{addr}")));
-                let _ = crate::sim::serve(listener, sim, async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            });
-        })?;
+        std::thread::Builder::new()
+            .name("partner-sim".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build();
+                let Ok(runtime) = runtime else { return };
+                runtime.block_on(async move {
+                    let sim = Simulator::new(SimConfig::new(users, seed));
+                    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                        Ok(listener) => listener,
+                        Err(_) => return,
+                    };
+                    let _ =
+                        addr_tx.send(listener.local_addr().map(|addr| format!("http://{addr}")));
+                    let _ = crate::sim::serve(listener, sim, async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+                });
+            })?;
         let base_url = addr_rx.recv().context("simulator thread did not start")??;
-        Ok(Self { base_url, stop: Some(stop_tx) })
+        Ok(Self {
+            base_url,
+            stop: Some(stop_tx),
+        })
     }
 
     fn stop(mut self) {
@@ -185,13 +235,26 @@ impl BenchDatabase {
             Some(url) if url.starts_with("postgres") => {
                 let name = format!("rekon_bench_{}", std::process::id());
                 let mut admin = crate::warehouse::admin_connection(url).await?;
-                admin.execute_raw(&format!("CREATE DATABASE {name}")).await?;
+                admin
+                    .execute_raw(&format!("CREATE DATABASE {name}"))
+                    .await?;
                 let db_url = crate::warehouse::with_database(url, &name);
-                Ok(Self { url: db_url, admin_url: Some(url.to_owned()), name: Some(name), file: None })
+                Ok(Self {
+                    url: db_url,
+                    admin_url: Some(url.to_owned()),
+                    name: Some(name),
+                    file: None,
+                })
             }
             _ => {
-                let file = std::env::temp_dir().join(format!("rekon-bench-{}.sqlite", std::process::id()));
-                Ok(Self { url: format!("sqlite://{}", file.display()), admin_url: None, name: None, file: Some(file) })
+                let file =
+                    std::env::temp_dir().join(format!("rekon-bench-{}.sqlite", std::process::id()));
+                Ok(Self {
+                    url: format!("sqlite://{}", file.display()),
+                    admin_url: None,
+                    name: None,
+                    file: Some(file),
+                })
             }
         }
     }
@@ -203,7 +266,9 @@ impl BenchDatabase {
         }
         if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name) {
             let mut admin = crate::warehouse::admin_connection(admin_url).await?;
-            admin.execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+            admin
+                .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await?;
         }
         if let Some(file) = &self.file {
             for suffix in ["", "-wal", "-shm"] {

@@ -25,7 +25,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Log line format.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "REKON_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "REKON_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     /// More log detail (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -124,6 +130,9 @@ pub struct FaultArgs {
     /// Answer every request with 503 (a partner that is down).
     #[arg(long)]
     pub down: bool,
+    /// Go down for good after this many listing requests; 0 = never.
+    #[arg(long, default_value_t = 0)]
+    pub down_after_pages: u32,
 }
 
 impl FaultArgs {
@@ -139,6 +148,7 @@ impl FaultArgs {
             drift_every: self.drift_every,
             drift_max: self.drift_max,
             down: self.down,
+            down_after_pages: self.down_after_pages,
         }
     }
 }
@@ -161,7 +171,10 @@ pub struct DemoArgs {
 pub fn main() -> u8 {
     let cli = Cli::parse();
     telemetry::init(cli.log_format, cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -185,7 +198,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
         Command::Sync(args) => {
             let config = load_config()?;
             let warehouse = open_warehouse(&config, cli.database_url.as_deref()).await?;
-            let options = SyncOptions { job: args.job, show_progress: !args.no_progress };
+            let options = SyncOptions {
+                job: args.job,
+                show_progress: !args.no_progress,
+            };
             let report = sync_all(&warehouse, &config, &options).await?;
             print_sync_report(&report);
             warehouse.close().await;
@@ -193,13 +209,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
         }
         Command::Migrate => {
             let config = load_config()?;
-            open_warehouse(&config, cli.database_url.as_deref()).await?.close().await;
-            println!("warehouse migrated ({})", redact_url(&config.database_url(cli.database_url.as_deref())));
+            open_warehouse(&config, cli.database_url.as_deref())
+                .await?
+                .close()
+                .await;
+            println!(
+                "warehouse migrated ({})",
+                redact_url(&config.database_url(cli.database_url.as_deref()))
+            );
             Ok(RunStatus::Succeeded)
         }
         Command::Sim(args) => serve_sim(args).await,
         Command::Demo(args) => crate::demo::run_demo(&args.database, args.users, args.seed).await,
-        Command::Bench(command) => crate::bench::run_bench(command, cli.database_url.as_deref()).await,
+        Command::Bench(command) => {
+            crate::bench::run_bench(command, cli.database_url.as_deref()).await
+        }
         Command::Runs { limit } => {
             let config = load_config()?;
             let warehouse = open_warehouse(&config, cli.database_url.as_deref()).await?;
@@ -217,10 +241,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
 }
 
 /// Connects to the configured warehouse and applies migrations.
-pub async fn open_warehouse(config: &Config, explicit_url: Option<&str>) -> anyhow::Result<Warehouse> {
+pub async fn open_warehouse(
+    config: &Config,
+    explicit_url: Option<&str>,
+) -> anyhow::Result<Warehouse> {
     let url = config.database_url(explicit_url);
     let warehouse = Warehouse::connect(&url, config.warehouse.max_connections).await?;
-    warehouse.migrate().await.with_context(|| format!("migrating {}", redact_url(&url)))?;
+    warehouse
+        .migrate()
+        .await
+        .with_context(|| format!("migrating {}", redact_url(&url)))?;
     Ok(warehouse)
 }
 
@@ -252,13 +282,21 @@ pub fn print_sync_report(report: &SyncReport) {
 }
 
 async fn serve_sim(args: SimArgs) -> anyhow::Result<RunStatus> {
-    let config = SimConfig { key: args.key, token: args.token, faults: args.faults.to_faults(), ..SimConfig::new(args.users, args.seed) };
+    let config = SimConfig {
+        key: args.key,
+        token: args.token,
+        faults: args.faults.to_faults(),
+        ..SimConfig::new(args.users, args.seed)
+    };
     let sim = Simulator::new(config);
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    println!("ELKASSA simulator on http://{addr}/integration ({} users); Ctrl-C stops it", args.users);
+    println!(
+        "ELKASSA simulator on http://{addr}/integration ({} users); Ctrl-C stops it",
+        args.users
+    );
     crate::sim::serve(listener, sim, async {
         let _ = tokio::signal::ctrl_c().await;
     })

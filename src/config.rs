@@ -55,7 +55,11 @@ pub struct WarehouseConfig {
 
 impl Default for WarehouseConfig {
     fn default() -> Self {
-        Self { database_url: None, raw_retention_days: 14, max_connections: 4 }
+        Self {
+            database_url: None,
+            raw_retention_days: 14,
+            max_connections: 4,
+        }
     }
 }
 
@@ -75,7 +79,12 @@ pub struct SyncConfig {
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self { concurrency: 8, batch_pages: 100, max_drift_rounds: 4, progress_interval_secs: 10 }
+        Self {
+            concurrency: 8,
+            batch_pages: 100,
+            max_drift_rounds: 4,
+            progress_interval_secs: 10,
+        }
     }
 }
 
@@ -197,9 +206,15 @@ impl Config {
 
     /// Builds the settings from any figment (tests use in-memory TOML).
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let raw: RawConfig = figment.extract().map_err(|err| ConfigError::Invalid(Box::new(err)))?;
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|err| ConfigError::Invalid(Box::new(err)))?;
         let elkassa = raw.elkassa.map(resolve_elkassa).transpose()?;
-        Ok(Self { warehouse: raw.warehouse, sync: raw.sync, elkassa })
+        Ok(Self {
+            warehouse: raw.warehouse,
+            sync: raw.sync,
+            elkassa,
+        })
     }
 
     /// The database URL: the explicit one, else the configured one, else the embedded default.
@@ -217,15 +232,23 @@ impl Config {
 fn rekon_env() -> Env {
     const SECTIONS: [&str; 6] = ["warehouse", "sync", "elkassa", "mcp", "middleware", "qm"];
     Env::prefixed("REKON_")
-        .filter(|key| SECTIONS.iter().any(|section| key.as_str().starts_with(&format!("{section}_"))))
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            SECTIONS
+                .iter()
+                .any(|section| key.starts_with(&format!("{section}_")))
+        })
         .map(|key| key.as_str().replacen('_', ".", 1).into())
 }
 
 fn resolve_elkassa(raw: RawElkassa) -> Result<ElkassaConfig, ConfigError> {
     let key = resolve_secret(raw.key, raw.key_file.as_deref(), "elkassa.key")?;
     let token = resolve_secret(raw.token, raw.token_file.as_deref(), "elkassa.token")?;
-    let timezone = crate::timezone::parse_zone(&raw.timezone)
-        .map_err(|reason| ConfigError::Field { field: "elkassa.timezone".to_owned(), reason })?;
+    let timezone =
+        crate::timezone::parse_zone(&raw.timezone).map_err(|reason| ConfigError::Field {
+            field: "elkassa.timezone".to_owned(),
+            reason,
+        })?;
     if !(raw.base_url.starts_with("http://") || raw.base_url.starts_with("https://")) {
         return Err(ConfigError::Field {
             field: "elkassa.base_url".to_owned(),
@@ -244,12 +267,21 @@ fn resolve_elkassa(raw: RawElkassa) -> Result<ElkassaConfig, ConfigError> {
     })
 }
 
-fn resolve_secret(value: Option<SecretString>, file: Option<&Path>, field: &str) -> Result<SecretString, ConfigError> {
-    let invalid = |reason: String| ConfigError::Field { field: field.to_owned(), reason };
+fn resolve_secret(
+    value: Option<SecretString>,
+    file: Option<&Path>,
+    field: &str,
+) -> Result<SecretString, ConfigError> {
+    let invalid = |reason: String| ConfigError::Field {
+        field: field.to_owned(),
+        reason,
+    };
     match (value, file) {
         (Some(secret), None) => Ok(secret),
         (None, Some(path)) => read_secret_file(path).map_err(invalid),
-        (Some(_), Some(_)) => Err(invalid(format!("set either {field} or {field}_file, not both"))),
+        (Some(_), Some(_)) => Err(invalid(format!(
+            "set either {field} or {field}_file, not both"
+        ))),
         (None, None) => Err(invalid(format!(
             "missing (set {field}, {field}_file or REKON_{})",
             field.replace('.', "_").to_uppercase()

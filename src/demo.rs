@@ -11,15 +11,39 @@ use std::path::Path;
 /// Starts a simulator on a free port (with a few injected faults, so retries
 /// show), syncs it into the SQLite file at `database`, and prints a summary.
 pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<RunStatus> {
-    let faults = Faults { error_rate: 0.01, drop_rate: 0.005, ..Faults::default() };
-    let sim = Simulator::new(SimConfig { faults, ..SimConfig::new(users, seed) });
+    let faults = Faults {
+        error_rate: 0.01,
+        drop_rate: 0.005,
+        ..Faults::default()
+    };
+    let sim = Simulator::new(SimConfig {
+        faults,
+        ..SimConfig::new(users, seed)
+    });
     let server = SimServer::start(sim).await?;
-    println!("simulated ELKASSA with {users} users at {}", server.base_url());
-    let elkassa = ElkassaConfig { retry_base_ms: 20, ..ElkassaConfig::new(server.base_url(), server.sim().key(), server.sim().token()) };
-    let config = Config { elkassa: Some(elkassa), ..Config::default() };
+    println!(
+        "simulated ELKASSA with {users} users at {}",
+        server.base_url()
+    );
+    let elkassa = ElkassaConfig {
+        retry_base_ms: 20,
+        ..ElkassaConfig::new(server.base_url(), server.sim().key(), server.sim().token())
+    };
+    let config = Config {
+        elkassa: Some(elkassa),
+        ..Config::default()
+    };
     let url = format!("sqlite://{}", database.display());
     let warehouse = open_warehouse(&config, Some(&url)).await?;
-    let report = sync_all(&warehouse, &config, &SyncOptions { job: "demo".to_owned(), show_progress: true }).await?;
+    let report = sync_all(
+        &warehouse,
+        &config,
+        &SyncOptions {
+            job: "demo".to_owned(),
+            show_progress: true,
+        },
+    )
+    .await?;
     print_sync_report(&report);
     print_summary(&warehouse, database).await?;
     warehouse.close().await;
@@ -28,9 +52,21 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
 }
 
 async fn print_summary(warehouse: &Warehouse, database: &Path) -> anyhow::Result<()> {
-    let users = warehouse.count("provider_accounts", "WHERE provider = 'elkassa' AND removed_at IS NULL").await?;
-    let branches = warehouse.count("branches", "WHERE removed_at IS NULL").await?;
-    let trials = warehouse.count("contracts", "WHERE provider = 'elkassa' AND is_trial = true").await?;
+    let users = warehouse
+        .count(
+            "provider_accounts",
+            "WHERE provider = 'elkassa' AND removed_at IS NULL",
+        )
+        .await?;
+    let branches = warehouse
+        .count("branches", "WHERE removed_at IS NULL")
+        .await?;
+    let trials = warehouse
+        .count(
+            "contracts",
+            "WHERE provider = 'elkassa' AND is_trial = true",
+        )
+        .await?;
     let history = warehouse.count("contract_history", "").await?;
     let runs = warehouse.count("sync_runs", "").await?;
     println!();
@@ -42,9 +78,15 @@ async fn print_summary(warehouse: &Warehouse, database: &Path) -> anyhow::Result
     println!("  runs      {runs}");
     println!();
     println!("look further with:");
-    println!("  sqlite3 {} \"SELECT a.shop_name, a.email, c.expires_at FROM contracts c", database.display());
+    println!(
+        "  sqlite3 {} \"SELECT a.shop_name, a.email, c.expires_at FROM contracts c",
+        database.display()
+    );
     println!("     JOIN provider_accounts a USING (provider, external_id)");
     println!("     WHERE c.is_trial AND c.expires_at > strftime('%Y-%m-%dT%H:%M:%S','now') ORDER BY c.expires_at LIMIT 10\"");
-    println!("  cargo run -- runs --database-url sqlite://{}", database.display());
+    println!(
+        "  cargo run -- runs --database-url sqlite://{}",
+        database.display()
+    );
     Ok(())
 }

@@ -56,7 +56,13 @@ mod tests {
         assert_eq!(RunStatus::Succeeded.exit_code(), 0);
         assert_eq!(RunStatus::Partial.exit_code(), 1);
         assert_eq!(RunStatus::Failed.exit_code(), 2);
-        assert_eq!(RunStatus::Succeeded.worst(RunStatus::Partial), RunStatus::Partial);
-        assert_eq!(RunStatus::Failed.worst(RunStatus::Partial), RunStatus::Failed);
+        assert_eq!(
+            RunStatus::Succeeded.worst(RunStatus::Partial),
+            RunStatus::Partial
+        );
+        assert_eq!(
+            RunStatus::Failed.worst(RunStatus::Partial),
+            RunStatus::Failed
+        );
     }
 }

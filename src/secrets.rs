@@ -7,7 +7,9 @@ use std::path::Path;
 
 /// Deserializes a secret that may look like a number in the environment
 /// (`REKON_ELKASSA_KEY=12345` is parsed as an integer by figment).
-pub fn lenient_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SecretString>, D::Error> {
+pub fn lenient_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Loose {
@@ -28,7 +30,8 @@ pub fn lenient_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opti
 /// Reads a secret from a file (Docker/Kubernetes secrets), trimming the
 /// trailing newline editors add; the error names the file, never the content.
 pub fn read_secret_file(path: &Path) -> Result<SecretString, String> {
-    let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read secret file {}: {err}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read secret file {}: {err}", path.display()))?;
     let trimmed = text.trim_end_matches(['\r', '\n']);
     if trimmed.is_empty() {
         return Err(format!("secret file {} is empty", path.display()));
@@ -42,7 +45,9 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     secrets
         .iter()
         .filter(|secret| secret.len() >= 4)
-        .fold(text.to_owned(), |acc, secret| acc.replace(secret, "[redacted]"))
+        .fold(text.to_owned(), |acc, secret| {
+            acc.replace(secret, "[redacted]")
+        })
 }
 
 #[cfg(test)]
@@ -51,7 +56,10 @@ mod tests {
 
     #[test]
     fn redaction_removes_every_copy_of_a_secret() {
-        assert_eq!(redact("key=abcd1234&again=abcd1234", &["abcd1234"]), "key=[redacted]&again=[redacted]");
+        assert_eq!(
+            redact("key=abcd1234&again=abcd1234", &["abcd1234"]),
+            "key=[redacted]&again=[redacted]"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Logging: human-readable or JSON lines on stderr, filtered by `RUST_LOG`.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Output format of log lines.
@@ -27,7 +28,11 @@ pub fn init(format: LogFormat, verbose: u8) {
         .add_directive("hyper=warn".parse().expect("static directive"))
         .add_directive("hyper_util=warn".parse().expect("static directive"))
         .add_directive("reqwest=warn".parse().expect("static directive"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

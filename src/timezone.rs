@@ -58,8 +58,9 @@ pub fn localize(naive: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
 
 /// Parses an IANA zone name from configuration, naming the bad value.
 pub fn parse_zone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>()
-        .map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as Asia/Jakarta)"))
+    name.parse::<Tz>().map_err(|_| {
+        format!("unknown time zone {name:?} (expected an IANA name such as Asia/Jakarta)")
+    })
 }
 
 #[cfg(test)]
@@ -68,26 +69,35 @@ mod tests {
 
     #[test]
     fn a_naive_partner_time_is_read_as_jakarta_wall_clock() {
-        let at = parse_partner_time("2016-03-18 22:08:02", DEFAULT_PARTNER_ZONE).unwrap().unwrap();
+        let at = parse_partner_time("2016-03-18 22:08:02", DEFAULT_PARTNER_ZONE)
+            .unwrap()
+            .unwrap();
         assert_eq!(at.to_rfc3339(), "2016-03-18T15:08:02+00:00");
     }
 
     #[test]
     fn an_explicit_offset_wins_over_the_configured_zone() {
-        let at = parse_partner_time("2016-03-18T22:08:02+00:00", DEFAULT_PARTNER_ZONE).unwrap().unwrap();
+        let at = parse_partner_time("2016-03-18T22:08:02+00:00", DEFAULT_PARTNER_ZONE)
+            .unwrap()
+            .unwrap();
         assert_eq!(at.to_rfc3339(), "2016-03-18T22:08:02+00:00");
     }
 
     #[test]
     fn zero_dates_and_blanks_mean_no_value() {
-        assert_eq!(parse_partner_time("0000-00-00 00:00:00", DEFAULT_PARTNER_ZONE), Ok(None));
+        assert_eq!(
+            parse_partner_time("0000-00-00 00:00:00", DEFAULT_PARTNER_ZONE),
+            Ok(None)
+        );
         assert_eq!(parse_partner_time("  ", DEFAULT_PARTNER_ZONE), Ok(None));
     }
 
     #[test]
     fn another_configured_zone_shifts_the_instant() {
         let zone = parse_zone("Asia/Makassar").unwrap();
-        let at = parse_partner_time("2016-03-18 22:08:02", zone).unwrap().unwrap();
+        let at = parse_partner_time("2016-03-18 22:08:02", zone)
+            .unwrap()
+            .unwrap();
         assert_eq!(at.to_rfc3339(), "2016-03-18T14:08:02+00:00");
     }
 

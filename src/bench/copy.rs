@@ -10,7 +10,10 @@ use tokio::sync::mpsc;
 
 /// Fetch and parse the whole listing, discarding the rows.
 pub async fn fetch_only(config: &Config) -> anyhow::Result<RunStatus> {
-    let elkassa = config.elkassa.as_ref().context("the bench configures ELKASSA")?;
+    let elkassa = config
+        .elkassa
+        .as_ref()
+        .context("the bench configures ELKASSA")?;
     let (sink, mut pages) = mpsc::channel::<LandedPage>(256);
     let drain = tokio::spawn(async move {
         let mut accounts = 0u64;
@@ -33,7 +36,10 @@ pub async fn copy_only(warehouse: &Warehouse, config: &Config) -> anyhow::Result
     let Warehouse::Postgres(pool) = warehouse else {
         anyhow::bail!("--mode copy-only needs a postgres:// --database-url");
     };
-    let elkassa = config.elkassa.as_ref().context("the bench configures ELKASSA")?;
+    let elkassa = config
+        .elkassa
+        .as_ref()
+        .context("the bench configures ELKASSA")?;
     let (sink, mut pages) = mpsc::channel::<LandedPage>(256);
     let collect = tokio::spawn(async move {
         let mut tables = CopyTables::default();
@@ -55,7 +61,11 @@ pub async fn copy_only(warehouse: &Warehouse, config: &Config) -> anyhow::Result
     let started = Instant::now();
     let mut rows = 0u64;
     for (table, columns, csv) in tables.statements() {
-        let mut copy = conn.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+        let mut copy = conn
+            .copy_in_raw(&format!(
+                "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+            ))
+            .await?;
         copy.send(csv.as_bytes()).await?;
         rows += copy.finish().await?;
     }

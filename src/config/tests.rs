@@ -1,3 +1,5 @@
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Result
+
 use super::*;
 use figment::Jail;
 use secrecy::ExposeSecret;
@@ -13,7 +15,11 @@ fn environment_variables_override_the_file_per_partner_key() {
         jail.set_env("REKON_ELKASSA_BASE_URL", "http://127.0.0.1:9");
         jail.set_env("REKON_ELKASSA_KEY", "12345");
         jail.set_env("REKON_SYNC_CONCURRENCY", "3");
-        let config = load_in(jail, "[elkassa]\nbase_url = \"https://example.test\"\ntoken = \"t0ken\"\n").unwrap();
+        let config = load_in(
+            jail,
+            "[elkassa]\nbase_url = \"https://example.test\"\ntoken = \"t0ken\"\n",
+        )
+        .unwrap();
         let elkassa = config.elkassa.unwrap();
         assert_eq!(elkassa.base_url, "http://127.0.0.1:9");
         assert_eq!(elkassa.key.expose_secret(), "12345");
@@ -37,7 +43,9 @@ fn an_unconfigured_partner_is_none_so_it_can_be_skipped() {
 #[test]
 fn a_missing_credential_names_the_field_and_its_variable() {
     Jail::expect_with(|jail| {
-        let err = load_in(jail, "[elkassa]\nkey = \"k\"\n").unwrap_err().to_string();
+        let err = load_in(jail, "[elkassa]\nkey = \"k\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("elkassa.token"), "{err}");
         assert!(err.contains("REKON_ELKASSA_TOKEN"), "{err}");
         Ok(())
@@ -57,7 +65,11 @@ fn credentials_can_come_from_secret_files() {
 #[test]
 fn a_bad_zone_or_unknown_key_is_rejected_by_name() {
     Jail::expect_with(|jail| {
-        let err = load_in(jail, "[elkassa]\nkey = \"k\"\ntoken = \"t\"\ntimezone = \"Mars/Base\"\n").unwrap_err();
+        let err = load_in(
+            jail,
+            "[elkassa]\nkey = \"k\"\ntoken = \"t\"\ntimezone = \"Mars/Base\"\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("elkassa.timezone"), "{err}");
         let err = load_in(jail, "[sync]\nconcurency = 2\n").unwrap_err();
         assert!(err.to_string().contains("concurency"), "{err}");

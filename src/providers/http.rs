@@ -103,7 +103,12 @@ pub struct PartnerHttp {
 
 impl PartnerHttp {
     /// Builds a client with a per-request timeout and a pool sized for `concurrency`.
-    pub fn new(provider: &'static str, timeout: Duration, concurrency: usize, policy: RetryPolicy) -> Self {
+    pub fn new(
+        provider: &'static str,
+        timeout: Duration,
+        concurrency: usize,
+        policy: RetryPolicy,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -112,7 +117,12 @@ impl PartnerHttp {
             .user_agent(concat!("rekon/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a TLS backend is compiled in");
-        Self { client, provider, policy, stats: Arc::default() }
+        Self {
+            client,
+            provider,
+            policy,
+            stats: Arc::default(),
+        }
     }
 
     /// The counters of this client.
@@ -140,7 +150,12 @@ impl PartnerHttp {
             attempt += 1;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let (cause, retry_after) = match self.attempt(build()).await {
-                Ok(fetched) => return Ok(Fetched { attempts: attempt, ..fetched }),
+                Ok(fetched) => {
+                    return Ok(Fetched {
+                        attempts: attempt,
+                        ..fetched
+                    })
+                }
                 Err(failure) => failure,
             };
             if attempt > self.policy.max_retries {
@@ -159,7 +174,10 @@ impl PartnerHttp {
         }
     }
 
-    async fn attempt(&self, request: RequestBuilder) -> Result<Fetched, (FetchCause, Option<Duration>)> {
+    async fn attempt(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<Fetched, (FetchCause, Option<Duration>)> {
         let response = request.send().await.map_err(|err| (transport(err), None))?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
@@ -169,8 +187,16 @@ impl PartnerHttp {
             let retry_after = retry_after(&response);
             return Err((FetchCause::Status(status.as_u16()), retry_after));
         }
-        let body = response.bytes().await.map_err(|err| (transport(err), None))?;
-        Ok(Fetched { http_status: status.as_u16(), body, fetched_at: Utc::now(), attempts: 1 })
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| (transport(err), None))?;
+        Ok(Fetched {
+            http_status: status.as_u16(),
+            body,
+            fetched_at: Utc::now(),
+            attempts: 1,
+        })
     }
 
     /// Full-jitter exponential backoff, or the partner's `Retry-After` plus a little jitter.
@@ -180,7 +206,10 @@ impl PartnerHttp {
             let wait = wait.min(self.policy.max_retry_after);
             return wait + wait.mul_f64(rng.gen_range(0.0..0.1));
         }
-        let exponential = self.policy.base_delay.saturating_mul(1 << (attempt - 1).min(16));
+        let exponential = self
+            .policy
+            .base_delay
+            .saturating_mul(1 << (attempt - 1).min(16));
         let ceiling = exponential.min(self.policy.max_delay);
         ceiling.mul_f64(rng.gen_range(0.5..=1.0))
     }
@@ -197,16 +226,57 @@ fn transport(err: reqwest::Error) -> FetchCause {
     } else {
         "request failed"
     };
-    let detail = std::error::Error::source(&err).map(|source| format!(": {source}")).unwrap_or_default();
+    let detail = std::error::Error::source(&err)
+        .map(|source| format!(": {source}"))
+        .unwrap_or_default();
     FetchCause::Transport(format!("{kind}{detail}"))
 }
 
 /// Reads `Retry-After` as delta-seconds or an HTTP date.
 fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<f64>() {
         return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http() -> PartnerHttp {
+        PartnerHttp::new("test", Duration::from_secs(1), 1, RetryPolicy::default())
+    }
+
+    #[test]
+    fn a_partner_retry_after_is_waited_at_least_in_full() {
+        let wait = http().backoff(1, Some(Duration::from_secs(3)));
+        assert!(
+            wait >= Duration::from_secs(3) && wait <= Duration::from_millis(3300),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn an_absurd_retry_after_is_capped() {
+        let wait = http().backoff(1, Some(Duration::from_secs(86_400)));
+        assert!(wait <= Duration::from_secs(132), "{wait:?}");
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_under_its_ceiling() {
+        let client = http();
+        assert!(client.backoff(1, None) <= Duration::from_millis(200));
+        assert!(client.backoff(3, None) >= Duration::from_millis(400));
+        assert!(client.backoff(30, None) <= Duration::from_secs(10));
+    }
 }

@@ -1,7 +1,7 @@
 //! Fault injection. Decisions hash a request sequence number with the seed
 //! (no thread_rng), so a given request sequence always meets the same faults.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
@@ -73,6 +73,10 @@ pub(super) struct FaultGate {
     page_requests: AtomicU64,
     /// Drift inserts since the faults were last set, for `drift_max`.
     drifted: AtomicU32,
+    /// Listing requests admitted since the faults were last set, for `down_after_pages`.
+    listing_admitted: AtomicU64,
+    /// Set once `down_after_pages` is reached: the partner stays down until faults change.
+    tripped: AtomicBool,
 }
 
 impl FaultGate {
@@ -85,6 +89,8 @@ impl FaultGate {
             sequence: AtomicU64::new(0),
             page_requests: AtomicU64::new(0),
             drifted: AtomicU32::new(0),
+            listing_admitted: AtomicU64::new(0),
+            tripped: AtomicBool::new(false),
         }
     }
 
@@ -94,6 +100,8 @@ impl FaultGate {
         self.burst_left.store(faults.error_burst, Ordering::Relaxed);
         self.page_requests.store(0, Ordering::Relaxed);
         self.drifted.store(0, Ordering::Relaxed);
+        self.listing_admitted.store(0, Ordering::Relaxed);
+        self.tripped.store(false, Ordering::Relaxed);
         *current = faults;
     }
 
@@ -147,7 +155,7 @@ impl FaultGate {
     /// down → error burst (listing only) → 429 → 5xx → drop.
     fn decide(&self, faults: &Faults, endpoint: Endpoint) -> Admission {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
-        if faults.down {
+        if faults.down || self.goes_down(faults, endpoint) {
             return Admission::Unavailable;
         }
         if endpoint == Endpoint::Listing && self.take_burst() {
@@ -163,6 +171,24 @@ impl FaultGate {
         }
         let drop = faults.drop_rate > 0.0 && self.roll(seq, 3) < faults.drop_rate;
         Admission::Serve { drop }
+    }
+
+    /// True once `down_after_pages` listing requests were let through.
+    fn goes_down(&self, faults: &Faults, endpoint: Endpoint) -> bool {
+        if faults.down_after_pages == 0 {
+            return false;
+        }
+        if self.tripped.load(Ordering::Relaxed) {
+            return true;
+        }
+        if endpoint == Endpoint::Listing
+            && self.listing_admitted.fetch_add(1, Ordering::Relaxed)
+                >= u64::from(faults.down_after_pages)
+        {
+            self.tripped.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     fn take_burst(&self) -> bool {
@@ -204,6 +230,23 @@ mod tests {
         assert_eq!(a, b);
         let errors = a.iter().filter(|x| **x == Admission::Unavailable).count();
         assert!((250..470).contains(&errors), "{errors}");
+    }
+
+    #[test]
+    fn the_partner_goes_down_for_good_after_the_set_number_of_pages() {
+        let faults = Faults {
+            down_after_pages: 3,
+            ..Faults::default()
+        };
+        let gate = FaultGate::new(1, faults.clone());
+        let served: Vec<bool> = (0..5)
+            .map(|_| gate.decide(&faults, Endpoint::Listing) != Admission::Unavailable)
+            .collect();
+        assert_eq!(served, [true, true, true, false, false]);
+        assert_eq!(
+            gate.decide(&faults, Endpoint::Reference),
+            Admission::Unavailable
+        );
     }
 
     #[test]

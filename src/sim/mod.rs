@@ -83,6 +83,9 @@ pub struct Faults {
     pub drift_max: u32,
     /// Every request answers 503.
     pub down: bool,
+    /// After this many listing requests (since the faults were set), the
+    /// partner goes down and stays down; 0 = off.
+    pub down_after_pages: u32,
 }
 
 /// Counters of what the simulator served and injected.

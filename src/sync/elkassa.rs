@@ -8,7 +8,9 @@ use super::writer::{spawn_writer, WriterTotals};
 use super::{SyncError, SyncOptions};
 use crate::config::{ElkassaConfig, SyncConfig};
 use crate::outcome::RunStatus;
-use crate::providers::elkassa::{parse_registration_data, ElkassaClient, PROVIDER, REGISTRATION_ENDPOINT};
+use crate::providers::elkassa::{
+    parse_registration_data, ElkassaClient, PROVIDER, REGISTRATION_ENDPOINT,
+};
 use crate::warehouse::{RunSummary, SweepStats, Warehouse};
 use chrono::Utc;
 use std::sync::Arc;
@@ -58,18 +60,38 @@ async fn run_listing(
 ) -> Result<RunSummary, Failure> {
     let no_counts = |err: SyncError| (err, RunSummary::default());
     let catalog = load_packets(warehouse, &client).await.map_err(no_counts)?;
-    let estimated = warehouse.last_listing_size().await.ok().flatten().map(|n| n as u64);
-    let progress = Arc::new(Progress::new(PROVIDER, estimated, Duration::from_secs(sync.progress_interval_secs), options.show_progress));
-    let loader = warehouse.elkassa_loader(run_id).await.map_err(|err| no_counts(err.into()))?;
+    let estimated = warehouse
+        .last_listing_size()
+        .await
+        .ok()
+        .flatten()
+        .map(|n| n as u64);
+    let progress = Arc::new(Progress::new(
+        PROVIDER,
+        estimated,
+        Duration::from_secs(sync.progress_interval_secs),
+        options.show_progress,
+    ));
+    let loader = warehouse
+        .elkassa_loader(run_id)
+        .await
+        .map_err(|err| no_counts(err.into()))?;
     let (to_writer, writer) = spawn_writer(loader, sync.batch_pages, Arc::clone(&progress));
-    let fetcher = Arc::new(PageFetcher { client, catalog, zone: config.timezone });
+    let fetcher = Arc::new(PageFetcher {
+        client,
+        catalog,
+        zone: config.timezone,
+    });
     let mut pager = Pager::new(fetcher, sync.concurrency, to_writer, Arc::clone(&progress));
     let listing = read_listing(&mut pager, sync.max_drift_rounds).await;
     let pages_fetched = pager.pages_fetched;
     drop(pager); // closes the writer's channel so it flushes and ends
     let written = writer.await.map_err(|err| SyncError::Task(err.to_string()));
     progress.finish();
-    let partial = RunSummary { pages_fetched, ..RunSummary::default() };
+    let partial = RunSummary {
+        pages_fetched,
+        ..RunSummary::default()
+    };
     let written = match written {
         Ok(Ok(totals)) => totals,
         Ok(Err(err)) => return Err((err.into(), partial)),
@@ -79,23 +101,34 @@ async fn run_listing(
     finish_listing(warehouse, run_id, listing, written, pages_fetched).await
 }
 
-async fn load_packets(warehouse: &Warehouse, client: &ElkassaClient) -> Result<PacketCatalog, SyncError> {
+async fn load_packets(
+    warehouse: &Warehouse,
+    client: &ElkassaClient,
+) -> Result<PacketCatalog, SyncError> {
     let fetched = client.fetch_registration_data().await?;
-    let data = parse_registration_data(fetched.http_status, &fetched.body)
-        .map_err(|source| SyncError::partner(REGISTRATION_ENDPOINT, "reference data".into(), source))?;
+    let data = parse_registration_data(fetched.http_status, &fetched.body).map_err(|source| {
+        SyncError::partner(REGISTRATION_ENDPOINT, "reference data".into(), source)
+    })?;
     let catalog = PacketCatalog::new(&data.registration_packets);
-    warehouse.upsert_packets(&catalog.rows(), fetched.fetched_at).await?;
+    warehouse
+        .upsert_packets(&catalog.rows(), fetched.fetched_at)
+        .await?;
     Ok(catalog)
 }
 
 /// First pass, then re-reads until a pass verifies as a consistent snapshot
 /// or the round budget is spent.
 async fn read_listing(pager: &mut Pager, max_rounds: u32) -> Result<ListingOutcome, SyncError> {
-    let mut outcome = ListingOutcome { first_pass: pager.read_pass(0).await?, ..ListingOutcome::default() };
+    let mut outcome = ListingOutcome {
+        first_pass: pager.read_pass(0).await?,
+        ..ListingOutcome::default()
+    };
     let mut moved = pager.verify(0, &outcome.first_pass).await?;
     while let Some(reason) = moved {
         tracing::warn!(provider = PROVIDER, round = outcome.rounds, %reason, "listing moved while paging");
-        outcome.notes.push(format!("pass {}: {reason}", outcome.rounds));
+        outcome
+            .notes
+            .push(format!("pass {}: {reason}", outcome.rounds));
         if outcome.rounds >= max_rounds {
             return Ok(outcome);
         }
@@ -114,13 +147,27 @@ async fn finish_listing(
     written: WriterTotals,
     pages_fetched: u64,
 ) -> Result<RunSummary, Failure> {
-    let fail = |err: SyncError| (err, RunSummary { pages_fetched, ..RunSummary::default() });
+    let fail = |err: SyncError| {
+        (
+            err,
+            RunSummary {
+                pages_fetched,
+                ..RunSummary::default()
+            },
+        )
+    };
     let sweep = if listing.stable {
-        warehouse.sweep_elkassa(run_id, Utc::now()).await.map_err(|err| fail(err.into()))?
+        warehouse
+            .sweep_elkassa(run_id, Utc::now())
+            .await
+            .map_err(|err| fail(err.into()))?
     } else {
         SweepStats::default()
     };
-    let (accounts, branches) = warehouse.elkassa_seen_by(run_id).await.map_err(|err| fail(err.into()))?;
+    let (accounts, branches) = warehouse
+        .elkassa_seen_by(run_id)
+        .await
+        .map_err(|err| fail(err.into()))?;
     let rejected = listing.first_pass.rejected;
     let mut status = RunStatus::Succeeded;
     let mut error = None;
@@ -132,11 +179,21 @@ async fn finish_listing(
         ));
     } else if rejected > 0 {
         status = RunStatus::Partial;
-        error = Some(format!("{rejected} listing entries rejected (see sync_record_issues for run {run_id})"));
+        error = Some(format!(
+            "{rejected} listing entries rejected (see sync_record_issues for run {run_id})"
+        ));
     }
     let drift_note = (!listing.notes.is_empty()).then(|| {
-        let verdict = if listing.stable { "repaired by re-reading" } else { "NOT repaired" };
-        format!("{}; {verdict} in {} round(s)", listing.notes.join("; "), listing.rounds)
+        let verdict = if listing.stable {
+            "repaired by re-reading"
+        } else {
+            "NOT repaired"
+        };
+        format!(
+            "{}; {verdict} in {} round(s)",
+            listing.notes.join("; "),
+            listing.rounds
+        )
     });
     let counts = serde_json::json!({ PROVIDER: {
         "accounts": accounts, "branches": branches, "pages": pages_fetched,
@@ -168,11 +225,21 @@ pub async fn read_listing_once(
 ) -> Result<(u64, u64), SyncError> {
     let client = ElkassaClient::new(config.clone(), sync.concurrency);
     let fetched = client.fetch_registration_data().await?;
-    let data = parse_registration_data(fetched.http_status, &fetched.body)
-        .map_err(|source| SyncError::partner(REGISTRATION_ENDPOINT, "reference data".into(), source))?;
+    let data = parse_registration_data(fetched.http_status, &fetched.body).map_err(|source| {
+        SyncError::partner(REGISTRATION_ENDPOINT, "reference data".into(), source)
+    })?;
     let catalog = PacketCatalog::new(&data.registration_packets);
-    let progress = Arc::new(Progress::new(PROVIDER, None, Duration::from_secs(sync.progress_interval_secs), false));
-    let fetcher = Arc::new(PageFetcher { client, catalog, zone: config.timezone });
+    let progress = Arc::new(Progress::new(
+        PROVIDER,
+        None,
+        Duration::from_secs(sync.progress_interval_secs),
+        false,
+    ));
+    let fetcher = Arc::new(PageFetcher {
+        client,
+        catalog,
+        zone: config.timezone,
+    });
     let mut pager = Pager::new(fetcher, sync.concurrency, sink, progress);
     let read = pager.read_pass(0).await?;
     Ok((pager.pages_fetched, read.entries))

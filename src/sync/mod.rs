@@ -52,7 +52,12 @@ impl SyncError {
         } else {
             ""
         };
-        SyncError::Partner { endpoint, request, source, hint }
+        SyncError::Partner {
+            endpoint,
+            request,
+            source,
+            hint,
+        }
     }
 }
 
@@ -67,7 +72,10 @@ pub struct SyncOptions {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        Self { job: "sync".to_owned(), show_progress: true }
+        Self {
+            job: "sync".to_owned(),
+            show_progress: true,
+        }
     }
 }
 
@@ -94,35 +102,54 @@ pub struct SyncReport {
 impl SyncReport {
     /// The worst status over every partner (succeeded when nothing ran).
     pub fn status(&self) -> RunStatus {
-        self.partners.iter().fold(RunStatus::Succeeded, |worst, partner| worst.worst(partner.summary.status))
+        self.partners
+            .iter()
+            .fold(RunStatus::Succeeded, |worst, partner| {
+                worst.worst(partner.summary.status)
+            })
     }
 }
 
 /// Syncs every configured partner; a partner without configuration is skipped.
-pub async fn sync_all(warehouse: &Warehouse, config: &Config, options: &SyncOptions) -> Result<SyncReport, WarehouseError> {
+pub async fn sync_all(
+    warehouse: &Warehouse,
+    config: &Config,
+    options: &SyncOptions,
+) -> Result<SyncReport, WarehouseError> {
     let mut report = SyncReport::default();
     match &config.elkassa {
         Some(elkassa) => {
             let run_id = warehouse.start_run(&options.job, Utc::now()).await?;
             let span = tracing::info_span!("sync", run_id, provider = "elkassa");
             let _entered = span.enter();
-            tracing::info!(base_url = %elkassa.base_url, "syncing elkassa");
+            tracing::info!(base_url = %crate::warehouse::redact_url(&elkassa.base_url), "syncing elkassa");
             drop(_entered);
-            let summary = elkassa::sync_elkassa(warehouse, run_id, elkassa, &config.sync, options).await;
+            let summary =
+                elkassa::sync_elkassa(warehouse, run_id, elkassa, &config.sync, options).await;
             warehouse.finish_run(run_id, Utc::now(), &summary).await?;
             if let Some(cutoff) = retention_cutoff(config.warehouse.raw_retention_days) {
                 let pruned = warehouse.prune_raw(cutoff).await?;
                 tracing::debug!(pruned, "pruned raw responses past retention");
             }
-            report.partners.push(PartnerSync { provider: "elkassa", run_id, summary });
+            report.partners.push(PartnerSync {
+                provider: "elkassa",
+                run_id,
+                summary,
+            });
         }
         None => {
-            tracing::info!(provider = "elkassa", "not configured (no [elkassa] section or REKON_ELKASSA_* variables): skipped");
+            tracing::info!(
+                provider = "elkassa",
+                "not configured (no [elkassa] section or REKON_ELKASSA_* variables): skipped"
+            );
             report.skipped.push("elkassa");
         }
     }
     for partner in ["mcp", "middleware", "qm"] {
-        tracing::debug!(provider = partner, "no listing sync for this partner yet: skipped");
+        tracing::debug!(
+            provider = partner,
+            "no listing sync for this partner yet: skipped"
+        );
     }
     Ok(report)
 }

@@ -17,7 +17,10 @@ pub struct PacketCatalog {
 impl PacketCatalog {
     /// Builds the catalogue from the reference data.
     pub fn new(records: &[PacketRecord]) -> Self {
-        let by_id = records.iter().map(|record| (record.packet_id.clone(), packet_row(record))).collect();
+        let by_id = records
+            .iter()
+            .map(|record| (record.packet_id.clone(), packet_row(record)))
+            .collect();
         Self { by_id }
     }
 
@@ -52,7 +55,11 @@ fn packet_row(record: &PacketRecord) -> PacketRow {
 /// `REG-12BULAN` → 365, `1 Tahun` → 365. Months are 365.25/12 days, rounded.
 pub fn duration_days(text: &str) -> Option<i32> {
     let lower = text.to_lowercase();
-    let digits: String = lower.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+    let digits: String = lower
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
     let count: f64 = digits.parse().ok()?;
     let unit_days = if lower.contains("hari") || lower.contains("day") {
         1.0
@@ -104,7 +111,17 @@ pub fn normalize_page(
             }),
         }
     }
-    (LandedPage { pass, page, fetched, entries, accounts, issues }, ids)
+    (
+        LandedPage {
+            pass,
+            page,
+            fetched,
+            entries,
+            accounts,
+            issues,
+        },
+        ids,
+    )
 }
 
 fn normalize_user(
@@ -134,7 +151,11 @@ fn normalize_user(
         .cabangs
         .into_iter()
         .filter_map(|cabang| {
-            Some(BranchRow { cabang_id: cabang.cabang_id?, name: cabang.cabang_name, address: cabang.cabang_address })
+            Some(BranchRow {
+                cabang_id: cabang.cabang_id?,
+                name: cabang.cabang_name,
+                address: cabang.cabang_address,
+            })
         })
         .collect();
     AccountRow {
@@ -176,7 +197,12 @@ mod tests {
     }
 
     fn fetched() -> Fetched {
-        Fetched { http_status: 200, body: bytes::Bytes::new(), fetched_at: chrono::Utc::now(), attempts: 1 }
+        Fetched {
+            http_status: 200,
+            body: bytes::Bytes::new(),
+            fetched_at: chrono::Utc::now(),
+            attempts: 1,
+        }
     }
 
     #[test]
@@ -200,12 +226,32 @@ mod tests {
             ..ElkassaUser::default()
         };
         let slots = vec![UserSlot(Ok(user)), UserSlot(Err("record is null".into()))];
-        let (landed, ids) = normalize_page(0, 1, fetched(), slots, &PacketCatalog::default(), crate::timezone::DEFAULT_PARTNER_ZONE);
+        let (landed, ids) = normalize_page(
+            0,
+            1,
+            fetched(),
+            slots,
+            &PacketCatalog::default(),
+            crate::timezone::DEFAULT_PARTNER_ZONE,
+        );
         assert_eq!(landed.entries, 2);
         assert_eq!(landed.accounts.len(), 1);
-        assert_eq!(landed.accounts[0].email_norm.as_deref(), Some("shop@example.test"));
+        assert_eq!(
+            landed.accounts[0].email_norm.as_deref(),
+            Some("shop@example.test")
+        );
         assert_eq!(ids, vec![id_hash("ELK1")]);
-        let severities: Vec<_> = landed.issues.iter().map(|issue| (issue.severity, issue.field)).collect();
-        assert_eq!(severities, vec![("warning", Some("expired_date")), ("rejected", Some("registration_id"))]);
+        let severities: Vec<_> = landed
+            .issues
+            .iter()
+            .map(|issue| (issue.severity, issue.field))
+            .collect();
+        assert_eq!(
+            severities,
+            vec![
+                ("warning", Some("expired_date")),
+                ("rejected", Some("registration_id"))
+            ]
+        );
     }
 }

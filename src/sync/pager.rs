@@ -41,11 +41,31 @@ impl PageFetcher {
             attempt += 1;
             let fetched = self.client.fetch_users_page(page).await?;
             match parse_listing(fetched.http_status, &fetched.body) {
-                Ok(slots) => return Ok(normalize_page(pass, page, fetched, slots, &self.catalog, self.zone)),
-                Err(EnvelopeError::Malformed { .. }) if attempt < MALFORMED_ATTEMPTS => {
-                    tracing::warn!(provider = "elkassa", page, attempt, "unreadable page body, fetching it again");
+                Ok(slots) => {
+                    return Ok(normalize_page(
+                        pass,
+                        page,
+                        fetched,
+                        slots,
+                        &self.catalog,
+                        self.zone,
+                    ))
                 }
-                Err(source) => return Err(SyncError::partner(USERS_ENDPOINT, format!("page {page}"), source)),
+                Err(EnvelopeError::Malformed { .. }) if attempt < MALFORMED_ATTEMPTS => {
+                    tracing::warn!(
+                        provider = "elkassa",
+                        page,
+                        attempt,
+                        "unreadable page body, fetching it again"
+                    );
+                }
+                Err(source) => {
+                    return Err(SyncError::partner(
+                        USERS_ENDPOINT,
+                        format!("page {page}"),
+                        source,
+                    ))
+                }
             }
         }
     }
@@ -74,8 +94,19 @@ pub struct Pager {
 
 impl Pager {
     /// A pager feeding `to_writer`.
-    pub fn new(fetcher: Arc<PageFetcher>, concurrency: usize, to_writer: mpsc::Sender<LandedPage>, progress: Arc<Progress>) -> Self {
-        Self { fetcher, concurrency: concurrency.max(1), to_writer, progress, pages_fetched: 0 }
+    pub fn new(
+        fetcher: Arc<PageFetcher>,
+        concurrency: usize,
+        to_writer: mpsc::Sender<LandedPage>,
+        progress: Arc<Progress>,
+    ) -> Self {
+        Self {
+            fetcher,
+            concurrency: concurrency.max(1),
+            to_writer,
+            progress,
+            pages_fetched: 0,
+        }
     }
 
     /// Reads the whole listing once, up to its first empty page.
@@ -92,7 +123,11 @@ impl Pager {
             let (landed, ids) = result?;
             let empty = landed.entries == 0;
             read.entries += u64::from(landed.entries);
-            read.rejected += landed.issues.iter().filter(|issue| issue.severity == "rejected").count() as u64;
+            read.rejected += landed
+                .issues
+                .iter()
+                .filter(|issue| issue.severity == "rejected")
+                .count() as u64;
             self.progress.add_page(u64::from(landed.entries));
             self.land(landed).await?;
             if empty {
@@ -110,12 +145,19 @@ impl Pager {
     /// (the usual newest-first order) change page 1, so both are read again.
     /// A record on two pages is either the partner listing it twice (then
     /// both pages read back the same) or a shift mid-read.
-    pub async fn verify(&mut self, pass: u32, read: &PassRead) -> Result<Option<String>, SyncError> {
+    pub async fn verify(
+        &mut self,
+        pass: u32,
+        read: &PassRead,
+    ) -> Result<Option<String>, SyncError> {
         let last = read.pages.len() as u32;
         let mut to_check: Vec<u32> = vec![1, last, last + 1];
         let repeats = cross_page_repeats(&read.pages);
         if repeats.len() > MAX_REPEATS_TO_CONFIRM {
-            return Ok(Some(format!("{} records appeared on two pages", repeats.len())));
+            return Ok(Some(format!(
+                "{} records appeared on two pages",
+                repeats.len()
+            )));
         }
         to_check.extend(repeats.iter().flat_map(|&(first, second)| [first, second]));
         to_check.retain(|&page| page >= 1);
@@ -124,7 +166,11 @@ impl Pager {
         for page in to_check {
             let (landed, ids) = self.fetcher.fetch(pass, page).await?;
             self.land(landed).await?;
-            let expected = read.pages.get(page as usize - 1).map(Vec::as_slice).unwrap_or(&[]);
+            let expected = read
+                .pages
+                .get(page as usize - 1)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             if ids != expected {
                 let reason = if page == 1 {
                     "page 1 changed (new records at the head)".to_owned()
@@ -141,7 +187,10 @@ impl Pager {
 
     async fn land(&mut self, landed: LandedPage) -> Result<(), SyncError> {
         self.pages_fetched += 1;
-        self.to_writer.send(landed).await.map_err(|_| SyncError::WriterStopped)
+        self.to_writer
+            .send(landed)
+            .await
+            .map_err(|_| SyncError::WriterStopped)
     }
 }
 
@@ -180,7 +229,9 @@ impl<T> Future for AbortOnDrop<Result<T, SyncError>> {
     type Output = Result<T, SyncError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|joined| joined.unwrap_or_else(|err| Err(SyncError::Task(err.to_string()))))
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|joined| joined.unwrap_or_else(|err| Err(SyncError::Task(err.to_string()))))
     }
 }
 

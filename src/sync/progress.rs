@@ -21,7 +21,12 @@ pub struct Progress {
 impl Progress {
     /// A bar sized by the last complete listing when stderr is a terminal
     /// (and `show_bar`), otherwise a log line every `interval`.
-    pub fn new(provider: &'static str, estimated: Option<u64>, interval: Duration, show_bar: bool) -> Self {
+    pub fn new(
+        provider: &'static str,
+        estimated: Option<u64>,
+        interval: Duration,
+        show_bar: bool,
+    ) -> Self {
         let bar = (show_bar && std::io::stderr().is_terminal()).then(|| {
             let bar = match estimated {
                 Some(total) if total > 0 => ProgressBar::new(total),
@@ -69,7 +74,9 @@ impl Progress {
     }
 
     fn maybe_log_line(&self) {
-        let Ok(mut last) = self.last_line.try_lock() else { return };
+        let Ok(mut last) = self.last_line.try_lock() else {
+            return;
+        };
         if last.elapsed() < self.interval {
             return;
         }

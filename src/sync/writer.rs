@@ -46,7 +46,10 @@ pub fn spawn_writer(
     mut loader: ElkassaLoader,
     batch_pages: usize,
     progress: Arc<Progress>,
-) -> (mpsc::Sender<LandedPage>, JoinHandle<Result<WriterTotals, WarehouseError>>) {
+) -> (
+    mpsc::Sender<LandedPage>,
+    JoinHandle<Result<WriterTotals, WarehouseError>>,
+) {
     let batch_pages = batch_pages.max(1);
     let (to_writer, mut pages) = mpsc::channel::<LandedPage>(batch_pages * 2);
     let task = tokio::spawn(async move {

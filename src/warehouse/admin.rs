@@ -12,13 +12,20 @@ pub async fn admin_connection(url: &str) -> Result<AdminConnection, WarehouseErr
     PgConnection::connect(url)
         .await
         .map(AdminConnection)
-        .map_err(|source| WarehouseError::Connect { url: super::redact_url(url), source })
+        .map_err(|source| WarehouseError::Connect {
+            url: super::redact_url(url),
+            source,
+        })
 }
 
 impl AdminConnection {
     /// Runs one statement as given (names cannot be bound as parameters).
     pub async fn execute_raw(&mut self, sql: &str) -> Result<(), WarehouseError> {
-        self.0.execute(sql).await.map(|_| ()).map_err(op("administer database"))
+        self.0
+            .execute(sql)
+            .await
+            .map(|_| ())
+            .map_err(op("administer database"))
     }
 }
 
@@ -45,8 +52,14 @@ mod tests {
 
     #[test]
     fn the_database_name_is_swapped_and_the_rest_kept() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
-        assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
     }
 }

@@ -143,8 +143,12 @@ impl Warehouse {
     /// A loader for one run, holding its own connection.
     pub async fn elkassa_loader(&self, run_id: i64) -> Result<ElkassaLoader, WarehouseError> {
         let conn = match self {
-            Warehouse::Sqlite(pool) => Conn::Sqlite(pool.acquire().await.map_err(op("acquire connection"))?),
-            Warehouse::Postgres(pool) => Conn::Postgres(pool.acquire().await.map_err(op("acquire connection"))?),
+            Warehouse::Sqlite(pool) => {
+                Conn::Sqlite(pool.acquire().await.map_err(op("acquire connection"))?)
+            }
+            Warehouse::Postgres(pool) => {
+                Conn::Postgres(pool.acquire().await.map_err(op("acquire connection"))?)
+            }
         };
         let mut loader = ElkassaLoader { conn, run_id };
         loader.create_staging().await?;
@@ -152,7 +156,11 @@ impl Warehouse {
     }
 
     /// Upserts the packet catalogue (reference data).
-    pub async fn upsert_packets(&self, packets: &[PacketRow], at: DateTime<Utc>) -> Result<(), WarehouseError> {
+    pub async fn upsert_packets(
+        &self,
+        packets: &[PacketRow],
+        at: DateTime<Utc>,
+    ) -> Result<(), WarehouseError> {
         dual!(self, Warehouse, pool => {
             let mut tx = pool.begin().await.map_err(op("begin"))?;
             for packet in packets {
@@ -172,7 +180,11 @@ impl Warehouse {
     }
 
     /// Marks accounts and branches a complete listing of `run_id` did not contain.
-    pub async fn sweep_elkassa(&self, run_id: i64, at: DateTime<Utc>) -> Result<SweepStats, WarehouseError> {
+    pub async fn sweep_elkassa(
+        &self,
+        run_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<SweepStats, WarehouseError> {
         dual!(self, Warehouse, pool => {
             let mut tx = pool.begin().await.map_err(op("begin sweep"))?;
             let accounts = sqlx::query(sql::SWEEP_ACCOUNTS).bind(at).bind(run_id).execute(&mut *tx).await.map_err(op("sweep accounts"))?;
@@ -223,11 +235,19 @@ impl ElkassaLoader {
     }
 
     /// Writes a batch of pages atomically: raw bodies, merged rows, checkpoint.
-    pub async fn write_batch(&mut self, pages: &[LandedPage], at: DateTime<Utc>) -> Result<BatchStats, WarehouseError> {
+    pub async fn write_batch(
+        &mut self,
+        pages: &[LandedPage],
+        at: DateTime<Utc>,
+    ) -> Result<BatchStats, WarehouseError> {
         let accounts = latest_per_account(pages);
         let branches = branches_of(&accounts);
         let run_id = self.run_id;
-        let mut stats = BatchStats { accounts: accounts.len() as u64, branches: branches.len() as u64, ..BatchStats::default() };
+        let mut stats = BatchStats {
+            accounts: accounts.len() as u64,
+            branches: branches.len() as u64,
+            ..BatchStats::default()
+        };
         let stored: Vec<StoredBody> = pages.iter().map(StoredBody::of).collect();
         stats.raw_bytes = stored.iter().map(|body| body.size as u64).sum();
         stats.stored_bytes = stored.iter().map(|body| body.compressed.len() as u64).sum();
@@ -339,8 +359,15 @@ struct StoredBody {
 impl StoredBody {
     fn of(page: &LandedPage) -> Self {
         let body = &page.fetched.body;
-        let sha256 = Sha256::digest(body).iter().map(|byte| format!("{byte:02x}")).collect();
-        Self { sha256, size: body.len(), compressed: compress_body(body) }
+        let sha256 = Sha256::digest(body)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Self {
+            sha256,
+            size: body.len(),
+            compressed: compress_body(body),
+        }
     }
 }
 
@@ -368,7 +395,14 @@ fn branches_of<'a>(accounts: &[((u32, u32), &'a AccountRow)]) -> Vec<(&'a str, &
     let mut seen = std::collections::HashSet::new();
     accounts
         .iter()
-        .flat_map(|(_, account)| account.branches.iter().map(move |branch| (account.external_id.as_str(), branch)))
-        .filter(|(registration_id, branch)| seen.insert((*registration_id, branch.cabang_id.as_str())))
+        .flat_map(|(_, account)| {
+            account
+                .branches
+                .iter()
+                .map(move |branch| (account.external_id.as_str(), branch))
+        })
+        .filter(|(registration_id, branch)| {
+            seen.insert((*registration_id, branch.cabang_id.as_str()))
+        })
         .collect()
 }

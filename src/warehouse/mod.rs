@@ -11,7 +11,10 @@ mod raw;
 mod runs;
 
 pub use admin::{admin_connection, with_database, AdminConnection};
-pub use elkassa::{AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, RecordIssue, SweepStats};
+pub use elkassa::{
+    AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, RecordIssue,
+    SweepStats,
+};
 pub use raw::{compress_body, decompress_body};
 pub use runs::{RunRecord, RunSummary};
 
@@ -90,7 +93,10 @@ impl Warehouse {
     /// Opens the warehouse at `url`, creating an SQLite file (and its folder) if needed.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, WarehouseError> {
         let shown = redact_url(url);
-        let connect_error = |source| WarehouseError::Connect { url: shown.clone(), source };
+        let connect_error = |source| WarehouseError::Connect {
+            url: shown.clone(),
+            source,
+        };
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(connect_error)?
@@ -99,7 +105,11 @@ impl Warehouse {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true);
-            if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Some(parent) = options
+                .get_filename()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
                 let _ = std::fs::create_dir_all(parent);
             }
             let pool = SqlitePoolOptions::new()
@@ -132,7 +142,10 @@ impl Warehouse {
             Warehouse::Postgres(pool) => {
                 // The migrator's bookkeeping table goes to the first schema on
                 // the search path, so the schema must exist before it runs.
-                sqlx::query("CREATE SCHEMA IF NOT EXISTS rekon").execute(pool).await.map_err(op("create schema"))?;
+                sqlx::query("CREATE SCHEMA IF NOT EXISTS rekon")
+                    .execute(pool)
+                    .await
+                    .map_err(op("create schema"))?;
                 POSTGRES_MIGRATIONS.run(pool).await?
             }
         }
@@ -163,7 +176,9 @@ impl Warehouse {
 
 /// Hides the password of a database URL so it can be logged.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     match rest.split_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split(':').next().unwrap_or_default();
@@ -183,8 +198,14 @@ mod tests {
 
     #[test]
     fn a_database_password_never_appears_in_the_shown_url() {
-        assert_eq!(redact_url("postgres://rekon:hunter2@db:5432/w"), "postgres://rekon:***@db:5432/w");
+        assert_eq!(
+            redact_url("postgres://rekon:hunter2@db:5432/w"),
+            "postgres://rekon:***@db:5432/w"
+        );
         assert_eq!(redact_url("postgres://rekon@db/w"), "postgres://rekon@db/w");
-        assert_eq!(redact_url("sqlite://data/w.sqlite"), "sqlite://data/w.sqlite");
+        assert_eq!(
+            redact_url("sqlite://data/w.sqlite"),
+            "sqlite://data/w.sqlite"
+        );
     }
 }

@@ -77,7 +77,12 @@ impl Warehouse {
     }
 
     /// Closes a run with its outcome and counts.
-    pub async fn finish_run(&self, run_id: i64, at: DateTime<Utc>, summary: &RunSummary) -> Result<(), WarehouseError> {
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        at: DateTime<Utc>,
+        summary: &RunSummary,
+    ) -> Result<(), WarehouseError> {
         let counts = summary.counts.to_string();
         let counts_sql = match self.backend() {
             super::Backend::Postgres => "CAST($11 AS jsonb)",

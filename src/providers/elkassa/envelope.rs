@@ -33,13 +33,20 @@ impl EnvelopeError {
     /// Whether the partner refused our credentials (no retry will help).
     pub fn is_auth(&self) -> bool {
         match self {
-            EnvelopeError::Refused { http_status, message } => {
+            EnvelopeError::Refused {
+                http_status,
+                message,
+            } => {
                 let lower = message.to_lowercase();
                 *http_status == 401
                     || *http_status == 403
-                    || ["key", "token", "auth", "unauthori", "credential"].iter().any(|hint| lower.contains(hint))
+                    || ["key", "token", "auth", "unauthori", "credential"]
+                        .iter()
+                        .any(|hint| lower.contains(hint))
             }
-            EnvelopeError::Malformed { http_status, .. } => *http_status == 401 || *http_status == 403,
+            EnvelopeError::Malformed { http_status, .. } => {
+                *http_status == 401 || *http_status == 403
+            }
         }
     }
 }
@@ -87,12 +94,18 @@ pub fn parse_listing(http_status: u16, body: &[u8]) -> Result<Vec<UserSlot>, Env
 }
 
 /// Reads the registration reference data.
-pub fn parse_registration_data(http_status: u16, body: &[u8]) -> Result<RegistrationData, EnvelopeError> {
+pub fn parse_registration_data(
+    http_status: u16,
+    body: &[u8],
+) -> Result<RegistrationData, EnvelopeError> {
     let data: Option<RegistrationData> = parse_envelope(http_status, body)?;
     Ok(data.unwrap_or_default())
 }
 
-fn parse_envelope<T: de::DeserializeOwned>(http_status: u16, body: &[u8]) -> Result<Option<T>, EnvelopeError> {
+fn parse_envelope<T: de::DeserializeOwned>(
+    http_status: u16,
+    body: &[u8],
+) -> Result<Option<T>, EnvelopeError> {
     // Fast path: one typed pass. Only when that fails (a refusal whose `data`
     // has another shape, or garbage) is the body read again generically to
     // say why; `serde_json::Value` is never used for user objects because it
@@ -101,8 +114,11 @@ fn parse_envelope<T: de::DeserializeOwned>(http_status: u16, body: &[u8]) -> Res
     let (status, messages, data, typed_error) = match typed {
         Ok(envelope) => (envelope.status, envelope.messages, envelope.data, None),
         Err(err) => {
-            let loose: Envelope<IgnoredAny> = serde_json::from_slice(body)
-                .map_err(|_| EnvelopeError::Malformed { http_status, reason: err.to_string() })?;
+            let loose: Envelope<IgnoredAny> =
+                serde_json::from_slice(body).map_err(|_| EnvelopeError::Malformed {
+                    http_status,
+                    reason: err.to_string(),
+                })?;
             (loose.status, loose.messages, None, Some(err.to_string()))
         }
     };
@@ -113,10 +129,22 @@ fn parse_envelope<T: de::DeserializeOwned>(http_status: u16, body: &[u8]) -> Res
     };
     let success = (200..300).contains(&http_status);
     match (status, typed_error) {
-        (Some(false), _) => Err(EnvelopeError::Refused { http_status, message }),
-        _ if !success => Err(EnvelopeError::Refused { http_status, message: or_http(message, http_status) }),
-        (None, _) => Err(EnvelopeError::Malformed { http_status, reason: "no `status` field".to_owned() }),
-        (Some(true), Some(reason)) => Err(EnvelopeError::Malformed { http_status, reason }),
+        (Some(false), _) => Err(EnvelopeError::Refused {
+            http_status,
+            message,
+        }),
+        _ if !success => Err(EnvelopeError::Refused {
+            http_status,
+            message: or_http(message, http_status),
+        }),
+        (None, _) => Err(EnvelopeError::Malformed {
+            http_status,
+            reason: "no `status` field".to_owned(),
+        }),
+        (Some(true), Some(reason)) => Err(EnvelopeError::Malformed {
+            http_status,
+            reason,
+        }),
         (Some(true), None) => Ok(data),
     }
 }
@@ -186,7 +214,8 @@ fn opt_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>
 }
 
 fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    opt_text(deserializer)?.ok_or_else(|| de::Error::custom("expected a non-empty string or number"))
+    opt_text(deserializer)?
+        .ok_or_else(|| de::Error::custom("expected a non-empty string or number"))
 }
 
 #[cfg(test)]
@@ -195,15 +224,26 @@ mod tests {
 
     #[test]
     fn status_false_is_an_error_even_with_http_200() {
-        let err = parse_listing(200, br#"{"status": false, "messages": "Invalid key or token", "data": null}"#).unwrap_err();
+        let err = parse_listing(
+            200,
+            br#"{"status": false, "messages": "Invalid key or token", "data": null}"#,
+        )
+        .unwrap_err();
         assert!(err.is_auth());
         assert!(err.to_string().contains("Invalid key or token"));
     }
 
     #[test]
     fn a_page_past_the_end_is_empty() {
-        assert!(parse_listing(200, br#"{"status": true, "messages": "User data", "data": []}"#).unwrap().is_empty());
-        assert!(parse_listing(200, br#"{"status": "true", "data": null}"#).unwrap().is_empty());
+        assert!(parse_listing(
+            200,
+            br#"{"status": true, "messages": "User data", "data": []}"#
+        )
+        .unwrap()
+        .is_empty());
+        assert!(parse_listing(200, br#"{"status": "true", "data": null}"#)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 mod envelope;
 mod record;
 
-pub use envelope::{parse_listing, parse_registration_data, EnvelopeError, PacketRecord, RegistrationData};
+pub use envelope::{
+    parse_listing, parse_registration_data, EnvelopeError, PacketRecord, RegistrationData,
+};
 pub use record::{Cabang, ElkassaUser, UserSlot};
 
 use crate::config::ElkassaConfig;
@@ -29,7 +31,12 @@ pub struct ElkassaClient {
 impl ElkassaClient {
     /// A client for the configured base URL and credentials.
     pub fn new(config: ElkassaConfig, concurrency: usize) -> Self {
-        let http = PartnerHttp::new(PROVIDER, config.timeout(), concurrency, config.retry_policy());
+        let http = PartnerHttp::new(
+            PROVIDER,
+            config.timeout(),
+            concurrency,
+            config.retry_policy(),
+        );
         Self { http, config }
     }
 
@@ -51,7 +58,11 @@ impl ElkassaClient {
     }
 
     fn prefix(&self) -> String {
-        format!("{}{}", self.config.base_url.trim_end_matches('/'), self.config.path_prefix.trim_end_matches('/'))
+        format!(
+            "{}{}",
+            self.config.base_url.trim_end_matches('/'),
+            self.config.path_prefix.trim_end_matches('/')
+        )
     }
 
     async fn get(&self, url: String, endpoint: &str, request: &str) -> Result<Fetched, FetchError> {

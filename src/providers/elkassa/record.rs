@@ -107,14 +107,19 @@ impl<'de> Visitor<'de> for UserSlotVisitor {
         }
         assign_type_descs(&mut user, type_descs);
         Ok(UserSlot(match registration_id {
-            Some(id) => Ok(ElkassaUser { registration_id: id, ..user }),
+            Some(id) => Ok(ElkassaUser {
+                registration_id: id,
+                ..user
+            }),
             None => Err("record has no registration_id".to_owned()),
         }))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UserSlot, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(UserSlot(Err("record is an array, not an object".to_owned())))
+        Ok(UserSlot(
+            Err("record is an array, not an object".to_owned()),
+        ))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<UserSlot, E> {
@@ -122,19 +127,27 @@ impl<'de> Visitor<'de> for UserSlotVisitor {
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<UserSlot, E> {
-        Ok(UserSlot(Err("record is a string, not an object".to_owned())))
+        Ok(UserSlot(
+            Err("record is a string, not an object".to_owned()),
+        ))
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<UserSlot, E> {
-        Ok(UserSlot(Err("record is a number, not an object".to_owned())))
+        Ok(UserSlot(
+            Err("record is a number, not an object".to_owned()),
+        ))
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<UserSlot, E> {
-        Ok(UserSlot(Err("record is a number, not an object".to_owned())))
+        Ok(UserSlot(
+            Err("record is a number, not an object".to_owned()),
+        ))
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<UserSlot, E> {
-        Ok(UserSlot(Err("record is a boolean, not an object".to_owned())))
+        Ok(UserSlot(Err(
+            "record is a boolean, not an object".to_owned()
+        )))
     }
 }
 
@@ -172,7 +185,9 @@ struct LenientText(Option<String>);
 
 impl<'de> Deserialize<'de> for LenientText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LenientTextVisitor).map(LenientText)
+        deserializer
+            .deserialize_any(LenientTextVisitor)
+            .map(LenientText)
     }
 }
 
@@ -263,9 +278,11 @@ mod tests {
 
     #[test]
     fn numbers_where_text_is_expected_are_kept_as_text() {
-        let user = parse(r#"{"registration_id": 123, "user_type": 1, "contract_id": 12.0, "cabangs": null}"#)
-            .0
-            .unwrap();
+        let user = parse(
+            r#"{"registration_id": 123, "user_type": 1, "contract_id": 12.0, "cabangs": null}"#,
+        )
+        .0
+        .unwrap();
         assert_eq!(user.registration_id, "123");
         assert_eq!(user.user_type.as_deref(), Some("1"));
         assert!(user.cabangs.is_empty());
@@ -273,20 +290,27 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored() {
-        let user = parse(r#"{"registration_id": "ELK1", "loyalty": {"tier": [1,2]}, "extra": null}"#).0.unwrap();
+        let user =
+            parse(r#"{"registration_id": "ELK1", "loyalty": {"tier": [1,2]}, "extra": null}"#)
+                .0
+                .unwrap();
         assert_eq!(user.registration_id, "ELK1");
     }
 
     #[test]
     fn a_lone_status_value_is_read_as_the_status() {
-        let user = parse(r#"{"registration_id": "ELK1", "user_type_desc": "INACTIVE"}"#).0.unwrap();
+        let user = parse(r#"{"registration_id": "ELK1", "user_type_desc": "INACTIVE"}"#)
+            .0
+            .unwrap();
         assert_eq!(user.account_status.as_deref(), Some("INACTIVE"));
         assert_eq!(user.user_type_desc, None);
     }
 
     #[test]
     fn a_record_without_an_id_is_an_error_for_that_record_only() {
-        let slots: Vec<UserSlot> = serde_json::from_str(r#"[{"email": "a@b.c"}, null, {"registration_id": "ELK2"}]"#).unwrap();
+        let slots: Vec<UserSlot> =
+            serde_json::from_str(r#"[{"email": "a@b.c"}, null, {"registration_id": "ELK2"}]"#)
+                .unwrap();
         assert!(slots[0].0.as_ref().unwrap_err().contains("registration_id"));
         assert!(slots[1].0.is_err());
         assert_eq!(slots[2].0.as_ref().unwrap().registration_id, "ELK2");

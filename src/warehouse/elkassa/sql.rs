@@ -25,9 +25,11 @@ pub const STAGE_ACCOUNTS_INSERT: &str = "INSERT INTO stage_accounts (external_id
     address, user_type, user_type_desc, status, registered_at, contract_id, packet_id, contract_notes, is_trial, \
     expires_at, raw_id) ";
 
-pub const STAGE_BRANCHES_INSERT: &str = "INSERT INTO stage_branches (registration_id, cabang_id, name, address) ";
+pub const STAGE_BRANCHES_INSERT: &str =
+    "INSERT INTO stage_branches (registration_id, cabang_id, name, address) ";
 
-pub const INSERT_RAW: &str = "INSERT INTO raw_responses (run_id, provider, endpoint, request_key, fetched_at, \
+pub const INSERT_RAW: &str =
+    "INSERT INTO raw_responses (run_id, provider, endpoint, request_key, fetched_at, \
     http_status, attempts, body_sha256, body_size, body_encoding, body) \
     VALUES ($1, 'elkassa', $2, $3, $4, $5, $6, $7, $8, 'zstd', $9) RETURNING raw_id";
 
@@ -36,7 +38,8 @@ pub const INSERT_CHECKPOINT: &str = "INSERT INTO sync_pages (run_id, provider, p
     ON CONFLICT (run_id, provider, pass, page) DO UPDATE SET entries = excluded.entries, raw_id = excluded.raw_id, \
     committed_at = excluded.committed_at";
 
-pub const INSERT_ISSUE: &str = "INSERT INTO sync_record_issues (run_id, provider, request_key, position, external_id, \
+pub const INSERT_ISSUE: &str =
+    "INSERT INTO sync_record_issues (run_id, provider, request_key, position, external_id, \
     severity, field, message) VALUES ($1, 'elkassa', $2, $3, $4, $5, $6, $7)";
 
 /// Customers are matched on the normalized email; the first shop name seen sticks.
@@ -111,4 +114,5 @@ pub const UPSERT_PACKET: &str = "INSERT INTO packets (packet_id, packet_code, pa
 pub const SWEEP_ACCOUNTS: &str = "UPDATE provider_accounts SET removed_at = $1 \
     WHERE provider = 'elkassa' AND removed_at IS NULL AND last_seen_run <> $2";
 
-pub const SWEEP_BRANCHES: &str = "UPDATE branches SET removed_at = $1 WHERE removed_at IS NULL AND last_seen_run <> $2";
+pub const SWEEP_BRANCHES: &str =
+    "UPDATE branches SET removed_at = $1 WHERE removed_at IS NULL AND last_seen_run <> $2";

@@ -1,0 +1,7 @@
+//! Integration tests: real SQLite files, a real Postgres (a fresh database
+//! per test), and the simulator on port 0.
+
+mod harness;
+mod sync_cli;
+mod sync_faults;
+mod sync_lands;

@@ -1,0 +1,162 @@
+//! A sync lands the whole listing, exactly once, and history only on change.
+
+use crate::harness::*;
+use crate::on_both_backends;
+use rekon::outcome::RunStatus;
+use rekon::sim::Faults;
+
+on_both_backends!(a_sync_lands_every_user_contract_and_branch_keeping_both_duplicate_key_values => lands_everything);
+
+async fn lands_everything(db: &TestWarehouse) {
+    let server = partner(350, Faults::default()).await;
+    let report = sync(&db.warehouse, &config_for(&server)).await;
+    assert_eq!(report.status(), RunStatus::Succeeded, "{report:?}");
+
+    let expected = sim_ids(&server);
+    let landed = account_ids(&db.warehouse).await;
+    assert_eq!(
+        landed.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    assert!(landed.iter().all(|(_, copies)| *copies == 1));
+    assert!(
+        server.sim().listing_len() > expected.len(),
+        "the simulated listing should repeat some users"
+    );
+
+    let contracts = scalar(
+        &db.warehouse,
+        "SELECT COUNT(*) FROM contracts WHERE provider = 'elkassa'",
+    )
+    .await;
+    assert_eq!(contracts as usize, expected.len());
+    let history = scalar(&db.warehouse, "SELECT COUNT(*) FROM contract_history").await;
+    assert_eq!(
+        history as usize,
+        expected.len(),
+        "one version per contract after the first sync"
+    );
+
+    let served_branches: usize = expected
+        .iter()
+        .map(|id| {
+            let user: serde_json::Value =
+                serde_json::from_str(&server.sim().user_json(id).unwrap()).unwrap();
+            user["cabangs"].as_array().map_or(0, Vec::len)
+        })
+        .sum();
+    assert_eq!(
+        scalar(&db.warehouse, "SELECT COUNT(*) FROM branches").await as usize,
+        served_branches
+    );
+
+    // The document's trap: user_type_desc appears twice; both values survive.
+    let kept = scalar(
+        &db.warehouse,
+        "SELECT COUNT(*) FROM provider_accounts WHERE user_type_desc IN ('Retail', 'Grosir') AND status IN ('ACTIVE', 'INACTIVE')",
+    )
+    .await;
+    assert_eq!(kept as usize, expected.len());
+
+    let raw_pages = scalar(&db.warehouse, "SELECT COUNT(*) FROM raw_responses").await;
+    let checkpoints = scalar(&db.warehouse, "SELECT COUNT(DISTINCT page) FROM sync_pages").await;
+    assert!(raw_pages >= checkpoints && checkpoints as usize >= expected.len() / 10);
+    server.stop().await;
+}
+
+on_both_backends!(a_second_sync_without_change_adds_no_history_and_a_changed_expiry_adds_one => history_on_change_only);
+
+async fn history_on_change_only(db: &TestWarehouse) {
+    let server = partner(120, Faults::default()).await;
+    let config = config_for(&server);
+    sync(&db.warehouse, &config).await;
+    let history = || scalar(&db.warehouse, "SELECT COUNT(*) FROM contract_history");
+    let first = history().await;
+
+    let report = sync(&db.warehouse, &config).await;
+    assert_eq!(report.status(), RunStatus::Succeeded);
+    assert_eq!(
+        history().await,
+        first,
+        "an unchanged listing adds no history"
+    );
+
+    let changed = sim_ids(&server)[3].clone();
+    let new_expiry = chrono::NaiveDate::from_ymd_opt(2031, 1, 2)
+        .unwrap()
+        .and_hms_opt(23, 0, 1)
+        .unwrap();
+    assert!(server.sim().set_expiry(&changed, new_expiry));
+    sync(&db.warehouse, &config).await;
+    assert_eq!(
+        history().await,
+        first + 1,
+        "exactly one new version for one changed expiry"
+    );
+
+    let open_versions = scalar(
+        &db.warehouse,
+        &format!("SELECT COUNT(*) FROM contract_history WHERE external_id = '{changed}' AND valid_to IS NULL"),
+    )
+    .await;
+    assert_eq!(open_versions, 1, "the old version is closed");
+    // 23:00:01 in Jakarta is 16:00:01 UTC: naive partner times are read as WIB.
+    let stored = text(
+        &db.warehouse,
+        &format!("SELECT CAST(expires_at AS TEXT) FROM contracts WHERE external_id = '{changed}'"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        stored.contains("2031-01-02") && stored.contains("16:00:01"),
+        "{stored}"
+    );
+    server.stop().await;
+}
+
+on_both_backends!(a_user_removed_at_the_partner_is_marked_removed_only_after_a_complete_listing => removal_needs_complete_listing);
+
+async fn removal_needs_complete_listing(db: &TestWarehouse) {
+    let server = partner(150, Faults::default()).await;
+    let config = config_for(&server);
+    sync(&db.warehouse, &config).await;
+    let gone = sim_ids(&server)[10].clone();
+    assert!(server.sim().remove_user(&gone));
+    let removed_at = |id: String| {
+        let warehouse = &db.warehouse;
+        async move {
+            scalar(warehouse, &format!("SELECT COUNT(*) FROM provider_accounts WHERE external_id = '{id}' AND removed_at IS NOT NULL")).await
+        }
+    };
+
+    // An incomplete listing: the partner goes down after a few pages.
+    server.sim().set_faults(Faults {
+        down_after_pages: 5,
+        ..Faults::default()
+    });
+    let mut failing = config.clone();
+    failing.elkassa.as_mut().unwrap().max_retries = 1;
+    let report = sync(&db.warehouse, &failing).await;
+    assert_eq!(report.status(), RunStatus::Failed);
+    assert_eq!(
+        removed_at(gone.clone()).await,
+        0,
+        "an incomplete listing must not sweep"
+    );
+
+    server.sim().set_faults(Faults::default());
+    let report = sync(&db.warehouse, &config).await;
+    assert_eq!(report.status(), RunStatus::Succeeded);
+    assert_eq!(
+        removed_at(gone.clone()).await,
+        1,
+        "a complete listing sweeps the missing user"
+    );
+    let others_removed = scalar(
+        &db.warehouse,
+        "SELECT COUNT(*) FROM provider_accounts WHERE removed_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(others_removed, 1);
+    server.stop().await;
+}
