@@ -47,6 +47,9 @@ pub struct BenchSyncArgs {
     /// Pages per warehouse transaction.
     #[arg(long, default_value_t = 200)]
     pub batch_pages: usize,
+    /// Parallel writer connections (Postgres).
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
     /// What to measure.
     #[arg(long, value_enum, default_value = "full")]
     pub mode: BenchMode,
@@ -67,6 +70,7 @@ pub async fn run_bench(
     let sync = SyncConfig {
         concurrency: args.concurrency,
         batch_pages: args.batch_pages,
+        writers: args.writers,
         ..SyncConfig::default()
     };
     let config = Config {
@@ -75,15 +79,16 @@ pub async fn run_bench(
         ..Config::default()
     };
     println!(
-        "bench sync: {} users, mode {:?}, concurrency {}, batch {} pages",
-        args.users, args.mode, args.concurrency, args.batch_pages
+        "bench sync: {} users, mode {:?}, concurrency {}, batch {} pages, {} writer(s)",
+        args.users, args.mode, args.concurrency, args.batch_pages, args.writers
     );
     let status = match args.mode {
         BenchMode::FetchOnly => copy::fetch_only(&config).await?,
         BenchMode::Full | BenchMode::CopyOnly => {
             let target = BenchDatabase::create(database_url).await?;
             println!("database: {}", redact_url(&target.url));
-            let warehouse = Warehouse::connect(&target.url, 4).await?;
+            let warehouse =
+                Warehouse::connect(&target.url, (args.writers as u32 + 2).max(4)).await?;
             warehouse.migrate().await?;
             let status = if args.mode == BenchMode::Full {
                 full(&warehouse, &config).await?
@@ -131,6 +136,15 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
             mib(number("raw_bytes")),
             mib(number("stored_bytes")),
             number("raw_bytes") as f64 / number("stored_bytes").max(1) as f64
+        );
+        let phases = &counts["writer_seconds"];
+        println!(
+            "  writer time: raw {:.2} s, stage {:.2} s, merge {:.2} s, checkpoint+commit {:.2} s, analyze {:.2} s",
+            phases["raw"].as_f64().unwrap_or_default(),
+            phases["stage"].as_f64().unwrap_or_default(),
+            phases["merge"].as_f64().unwrap_or_default(),
+            phases["commit"].as_f64().unwrap_or_default(),
+            phases["analyze"].as_f64().unwrap_or_default()
         );
         status = status.worst(report.status());
     }

@@ -95,6 +95,9 @@ pub struct SimArgs {
     /// The ELKASSA token clients must send.
     #[arg(long, default_value = "sim-token")]
     pub token: String,
+    /// Share (0..1) of users the listing shows twice in a row.
+    #[arg(long, default_value_t = 0.005)]
+    pub duplicate_rate: f64,
     /// Fault switches.
     #[command(flatten)]
     pub faults: FaultArgs,
@@ -286,6 +289,7 @@ async fn serve_sim(args: SimArgs) -> anyhow::Result<RunStatus> {
         key: args.key,
         token: args.token,
         faults: args.faults.to_faults(),
+        duplicate_rate: args.duplicate_rate,
         ..SimConfig::new(args.users, args.seed)
     };
     let sim = Simulator::new(config);

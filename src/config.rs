@@ -71,6 +71,8 @@ pub struct SyncConfig {
     pub concurrency: usize,
     /// Pages written to the warehouse per transaction (each with its checkpoint).
     pub batch_pages: usize,
+    /// Parallel writer connections on Postgres (SQLite always uses one).
+    pub writers: usize,
     /// Re-read rounds allowed to repair a listing that moved while paging.
     pub max_drift_rounds: u32,
     /// Seconds between progress lines when not on a terminal.
@@ -82,6 +84,7 @@ impl Default for SyncConfig {
         Self {
             concurrency: 8,
             batch_pages: 100,
+            writers: 2,
             max_drift_rounds: 4,
             progress_interval_secs: 10,
         }

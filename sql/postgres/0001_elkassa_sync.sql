@@ -167,7 +167,7 @@ CREATE TABLE rekon.provider_accounts (
     removed_at      timestamptz,
     source_raw_id   bigint,
     PRIMARY KEY (provider, external_id)
-);
+) WITH (fillfactor = 80);  -- room for the nightly last_seen update to stay on the page (HOT)
 CREATE INDEX provider_accounts_customer ON rekon.provider_accounts (customer_id);
 COMMENT ON TABLE rekon.provider_accounts IS 'An account of a customer at one partner, as the partner last listed it.';
 COMMENT ON COLUMN rekon.provider_accounts.provider IS 'Partner: elkassa, mcp, middleware or qm.';
@@ -251,7 +251,7 @@ CREATE TABLE rekon.branches (
     last_seen_run    bigint      NOT NULL,
     removed_at       timestamptz,
     PRIMARY KEY (registration_id, cabang_id)
-);
+) WITH (fillfactor = 80);  -- as provider_accounts: seen again every night
 COMMENT ON TABLE rekon.branches IS 'ELKASSA branches (cabangs) of a shop.';
 COMMENT ON COLUMN rekon.branches.registration_id IS 'The shop''s ELKASSA registration_id.';
 COMMENT ON COLUMN rekon.branches.cabang_id IS 'Branch id, e.g. ELK44552-1.';

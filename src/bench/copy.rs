@@ -86,7 +86,7 @@ struct CopyTables {
 
 impl CopyTables {
     fn add(&mut self, page: &LandedPage) {
-        let now = page.fetched.fetched_at.to_rfc3339();
+        let now = page.raw.fetched_at.to_rfc3339();
         for account in &page.accounts {
             if !self.seen.insert(account.external_id.clone()) {
                 continue;

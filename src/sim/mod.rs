@@ -46,6 +46,8 @@ pub struct SimConfig {
     pub token: String,
     /// Faults active from the start.
     pub faults: Faults,
+    /// Share (0..1) of users the listing shows twice in a row.
+    pub duplicate_rate: f64,
 }
 
 impl SimConfig {
@@ -58,6 +60,7 @@ impl SimConfig {
             key: "sim-key".to_owned(),
             token: "sim-token".to_owned(),
             faults: Faults::default(),
+            duplicate_rate: population::DEFAULT_DUPLICATE_RATE,
         }
     }
 }
@@ -128,7 +131,8 @@ impl Simulator {
     /// Generates the population's listing and applies the initial faults.
     pub fn new(config: SimConfig) -> Self {
         let now_wib = (config.now + TimeDelta::hours(WIB_OFFSET_HOURS)).naive_utc();
-        let population = Population::new(config.seed, config.users, now_wib);
+        let population = Population::new(config.seed, config.users, now_wib)
+            .with_duplicate_rate(config.duplicate_rate);
         let catalogue = Catalogue::new(&population);
         Simulator {
             inner: Arc::new(Inner {

@@ -124,6 +124,9 @@ const RECENT_SECS: u64 = 40 * DAY;
 const RECENT_SHARE_DIV: u64 = 5;
 
 const SALT_DUPLICATE: u64 = 0xD1B5_4A32_D192_ED03;
+
+/// Share of users the listing shows twice in a row, as the partner's document does.
+pub(super) const DEFAULT_DUPLICATE_RATE: f64 = 0.005;
 const SALT_BRANCH: u64 = 0x8CB9_2BA7_2F3D_8DD7;
 
 /// splitmix64's finaliser: a cheap, well-mixed hash of one word.
@@ -187,12 +190,27 @@ pub(super) struct Population {
     users: u32,
     /// `now` as naive WIB, the zone the partner writes its timestamps in.
     now: NaiveDateTime,
+    /// Share of users listed twice.
+    duplicate_rate: f64,
 }
 
 impl Population {
     /// A population of `users` base users as of `now` (naive WIB).
     pub fn new(seed: u64, users: u32, now: NaiveDateTime) -> Self {
-        Population { seed, users, now }
+        Population {
+            seed,
+            users,
+            now,
+            duplicate_rate: DEFAULT_DUPLICATE_RATE,
+        }
+    }
+
+    /// The same population with another share of users listed twice.
+    pub fn with_duplicate_rate(self, duplicate_rate: f64) -> Self {
+        Population {
+            duplicate_rate,
+            ..self
+        }
     }
 
     /// Number of base users (indices below it); later indices are shops.
@@ -208,7 +226,8 @@ impl Population {
 
     /// Whether this base user's listing entry appears twice in a row.
     pub fn is_duplicated(&self, index: u32) -> bool {
-        index < self.users && Draws::new(self.seed ^ SALT_DUPLICATE, index.into()).chance(0.005)
+        index < self.users
+            && Draws::new(self.seed ^ SALT_DUPLICATE, index.into()).chance(self.duplicate_rate)
     }
 
     /// The user at `index`; `shop_registered` is set for shops registered at runtime.

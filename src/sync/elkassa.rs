@@ -72,11 +72,11 @@ async fn run_listing(
         Duration::from_secs(sync.progress_interval_secs),
         options.show_progress,
     ));
-    let loader = warehouse
-        .elkassa_loader(run_id)
+    let loaders = warehouse
+        .elkassa_loaders(run_id, sync.writers)
         .await
         .map_err(|err| no_counts(err.into()))?;
-    let (to_writer, writer) = spawn_writer(loader, sync.batch_pages, Arc::clone(&progress));
+    let (to_writer, writer) = spawn_writer(loaders, sync.batch_pages, Arc::clone(&progress));
     let fetcher = Arc::new(PageFetcher {
         client,
         catalog,
@@ -200,6 +200,11 @@ async fn finish_listing(
         "history_rows": written.history_rows, "accounts_removed": sweep.accounts_removed,
         "branches_removed": sweep.branches_removed, "raw_bytes": written.raw_bytes,
         "stored_bytes": written.stored_bytes,
+        "writer_seconds": {
+            "raw": written.phases.raw.as_secs_f64(), "stage": written.phases.stage.as_secs_f64(),
+            "merge": written.phases.merge.as_secs_f64(), "commit": written.phases.commit.as_secs_f64(),
+            "analyze": written.phases.analyze.as_secs_f64(),
+        },
     }});
     Ok(RunSummary {
         status,

@@ -3,7 +3,7 @@
 use crate::providers::elkassa::{ElkassaUser, PacketRecord, UserSlot};
 use crate::providers::http::Fetched;
 use crate::timezone::parse_partner_time;
-use crate::warehouse::{AccountRow, BranchRow, LandedPage, PacketRow, RecordIssue};
+use crate::warehouse::{AccountRow, BranchRow, LandedPage, PacketRow, RawBody, RecordIssue};
 use chrono_tz::Tz;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -115,7 +115,7 @@ pub fn normalize_page(
         LandedPage {
             pass,
             page,
-            fetched,
+            raw: RawBody::land(&fetched),
             entries,
             accounts,
             issues,

@@ -20,8 +20,9 @@ use tokio::task::JoinHandle;
 /// error page, a truncated body that still closed cleanly).
 const MALFORMED_ATTEMPTS: u32 = 3;
 
-/// Cross-page repeats worth confirming one by one; past this the pass is re-read whole.
-const MAX_REPEATS_TO_CONFIRM: usize = 64;
+/// Pages worth reading again to confirm repeated records, at least; past
+/// this (or a quarter of the listing) the pass is re-read whole instead.
+const MAX_PAGES_TO_CONFIRM: usize = 64;
 
 /// Fetches and normalizes single pages; shared by every page task.
 pub struct PageFetcher {
@@ -109,15 +110,24 @@ impl Pager {
         }
     }
 
-    /// Reads the whole listing once, up to its first empty page.
-    pub async fn read_pass(&mut self, pass: u32) -> Result<PassRead, SyncError> {
+    /// Pages fetched and normalized concurrently, yielded in the order asked.
+    fn fetch_in_order(
+        &self,
+        pass: u32,
+        pages: impl Iterator<Item = u32> + Send + 'static,
+    ) -> impl futures::Stream<Item = Result<(LandedPage, Vec<u64>), SyncError>> {
         let fetcher = Arc::clone(&self.fetcher);
-        let mut pages = futures::stream::iter(1u32..)
+        futures::stream::iter(pages)
             .map(move |page| {
                 let fetcher = Arc::clone(&fetcher);
                 AbortOnDrop(tokio::spawn(async move { fetcher.fetch(pass, page).await }))
             })
-            .buffered(self.concurrency);
+            .buffered(self.concurrency)
+    }
+
+    /// Reads the whole listing once, up to its first empty page.
+    pub async fn read_pass(&mut self, pass: u32) -> Result<PassRead, SyncError> {
+        let mut pages = self.fetch_in_order(pass, 1u32..);
         let mut read = PassRead::default();
         while let Some(result) = pages.next().await {
             let (landed, ids) = result?;
@@ -142,29 +152,52 @@ impl Pager {
     /// why it moved, or `None` when the read is a consistent snapshot.
     ///
     /// Any insertion or removal shifts the tail, and insertions at the head
-    /// (the usual newest-first order) change page 1, so both are read again.
-    /// A record on two pages is either the partner listing it twice (then
-    /// both pages read back the same) or a shift mid-read.
+    /// (the usual newest-first order) change page 1, so both are read again
+    /// first. A record on two pages is either the partner listing it twice
+    /// (then both pages read back the same) or a shift mid-read; those pages
+    /// are read again too, unless there are so many that a full re-read is
+    /// as cheap.
     pub async fn verify(
         &mut self,
         pass: u32,
         read: &PassRead,
     ) -> Result<Option<String>, SyncError> {
         let last = read.pages.len() as u32;
-        let mut to_check: Vec<u32> = vec![1, last, last + 1];
-        let repeats = cross_page_repeats(&read.pages);
-        if repeats.len() > MAX_REPEATS_TO_CONFIRM {
+        let ends: Vec<u32> = [1, last, last + 1]
+            .into_iter()
+            .filter(|&page| page >= 1)
+            .collect();
+        if let Some(reason) = self.compare(pass, read, ends).await? {
+            return Ok(Some(reason));
+        }
+        let mut repeated: Vec<u32> = cross_page_repeats(&read.pages)
+            .into_iter()
+            .flat_map(|(first, second)| [first, second])
+            .filter(|&page| page != 1 && page < last)
+            .collect();
+        repeated.sort_unstable();
+        repeated.dedup();
+        if repeated.len() > MAX_PAGES_TO_CONFIRM.max(read.pages.len() / 4) {
             return Ok(Some(format!(
-                "{} records appeared on two pages",
-                repeats.len()
+                "{} pages share records with another page",
+                repeated.len()
             )));
         }
-        to_check.extend(repeats.iter().flat_map(|&(first, second)| [first, second]));
-        to_check.retain(|&page| page >= 1);
-        to_check.sort_unstable();
-        to_check.dedup();
-        for page in to_check {
-            let (landed, ids) = self.fetcher.fetch(pass, page).await?;
+        self.compare(pass, read, repeated).await
+    }
+
+    /// Reads `pages` again (landing them too) and says which one differs.
+    async fn compare(
+        &mut self,
+        pass: u32,
+        read: &PassRead,
+        pages: Vec<u32>,
+    ) -> Result<Option<String>, SyncError> {
+        let last = read.pages.len() as u32;
+        let mut again = self.fetch_in_order(pass, pages.into_iter());
+        while let Some(result) = again.next().await {
+            let (landed, ids) = result?;
+            let page = landed.page;
             self.land(landed).await?;
             let expected = read
                 .pages
@@ -172,14 +205,13 @@ impl Pager {
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             if ids != expected {
-                let reason = if page == 1 {
+                return Ok(Some(if page == 1 {
                     "page 1 changed (new records at the head)".to_owned()
                 } else if page >= last {
                     format!("the end of the listing moved (page {page})")
                 } else {
                     format!("page {page} shifted (a record appeared on two pages)")
-                };
-                return Ok(Some(reason));
+                }));
             }
         }
         Ok(None)

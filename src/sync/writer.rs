@@ -2,10 +2,10 @@
 //! overlapping database work with fetching.
 
 use super::progress::Progress;
-use crate::warehouse::{BatchStats, ElkassaLoader, LandedPage, WarehouseError};
+use crate::warehouse::{BatchStats, ElkassaLoader, LandedPage, PhaseTimes, WarehouseError};
 use chrono::Utc;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
 /// What the writer wrote over a whole run.
@@ -25,9 +25,22 @@ pub struct WriterTotals {
     pub raw_bytes: u64,
     /// Raw bytes stored after compression.
     pub stored_bytes: u64,
+    /// Where the writer's time went.
+    pub phases: PhaseTimes,
 }
 
 impl WriterTotals {
+    fn merge(&mut self, other: WriterTotals) {
+        self.batches += other.batches;
+        self.pages += other.pages;
+        self.history_rows += other.history_rows;
+        self.account_rows += other.account_rows;
+        self.branch_rows += other.branch_rows;
+        self.raw_bytes += other.raw_bytes;
+        self.stored_bytes += other.stored_bytes;
+        self.phases += other.phases;
+    }
+
     fn add(&mut self, pages: usize, stats: BatchStats) {
         self.batches += 1;
         self.pages += pages as u64;
@@ -36,14 +49,19 @@ impl WriterTotals {
         self.branch_rows += stats.branches;
         self.raw_bytes += stats.raw_bytes;
         self.stored_bytes += stats.stored_bytes;
+        self.phases += stats.phases;
     }
 }
 
-/// Starts the writer; pages sent to the returned channel are committed in
-/// batches of `batch_pages`. The channel is bounded so a slow database slows
-/// fetching instead of filling memory.
+/// Attempts at a batch that lost a deadlock to a parallel writer.
+const CONFLICT_ATTEMPTS: u32 = 3;
+
+/// Starts the writers; pages sent to the returned channel are grouped into
+/// batches of `batch_pages`, each committed by whichever loader is free. The
+/// channels are bounded so a slow database slows fetching instead of filling
+/// memory.
 pub fn spawn_writer(
-    mut loader: ElkassaLoader,
+    loaders: Vec<ElkassaLoader>,
     batch_pages: usize,
     progress: Arc<Progress>,
 ) -> (
@@ -52,23 +70,71 @@ pub fn spawn_writer(
 ) {
     let batch_pages = batch_pages.max(1);
     let (to_writer, mut pages) = mpsc::channel::<LandedPage>(batch_pages * 2);
+    let (to_loaders, batches) = mpsc::channel::<Vec<LandedPage>>(loaders.len());
+    let batches = Arc::new(Mutex::new(batches));
+    let workers: Vec<_> = loaders
+        .into_iter()
+        .map(|loader| {
+            tokio::spawn(run_loader(
+                loader,
+                Arc::clone(&batches),
+                Arc::clone(&progress),
+            ))
+        })
+        .collect();
     let task = tokio::spawn(async move {
-        let mut totals = WriterTotals::default();
         let mut batch = Vec::with_capacity(batch_pages);
         loop {
             let room = batch_pages - batch.len();
-            let received = pages.recv_many(&mut batch, room).await;
-            let closed = received == 0;
+            let closed = pages.recv_many(&mut batch, room).await == 0;
             if batch.len() >= batch_pages || (closed && !batch.is_empty()) {
-                let stats = loader.write_batch(&batch, Utc::now()).await?;
-                totals.add(batch.len(), stats);
-                progress.add_written(stats.accounts);
-                batch.clear();
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_pages));
+                if to_loaders.send(full).await.is_err() {
+                    break; // every loader failed; their errors are collected below
+                }
             }
             if closed {
-                return Ok(totals);
+                break;
             }
         }
+        drop(to_loaders);
+        let mut totals = WriterTotals::default();
+        for worker in workers {
+            let loader_totals = worker.await.map_err(|err| WarehouseError::Query {
+                operation: "writer task",
+                source: sqlx::Error::Protocol(err.to_string()),
+            })??;
+            totals.merge(loader_totals);
+        }
+        Ok(totals)
     });
     (to_writer, task)
+}
+
+async fn run_loader(
+    mut loader: ElkassaLoader,
+    batches: Arc<Mutex<mpsc::Receiver<Vec<LandedPage>>>>,
+    progress: Arc<Progress>,
+) -> Result<WriterTotals, WarehouseError> {
+    let mut totals = WriterTotals::default();
+    loop {
+        let Some(batch) = batches.lock().await.recv().await else {
+            return Ok(totals);
+        };
+        let mut attempt = 1;
+        let stats = loop {
+            match loader.write_batch(&batch, Utc::now()).await {
+                Err(err) if err.is_transient_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        "batch lost a deadlock to a parallel writer; writing it again"
+                    );
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        };
+        totals.add(batch.len(), stats);
+        progress.add_written(stats.accounts);
+    }
 }

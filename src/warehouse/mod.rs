@@ -12,10 +12,10 @@ mod runs;
 
 pub use admin::{admin_connection, with_database, AdminConnection};
 pub use elkassa::{
-    AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, RecordIssue,
-    SweepStats,
+    AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, PhaseTimes,
+    RecordIssue, SweepStats,
 };
-pub use raw::{compress_body, decompress_body};
+pub use raw::{compress_body, decompress_body, RawBody};
 pub use runs::{RunRecord, RunSummary};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -49,6 +49,22 @@ pub enum WarehouseError {
         /// Driver error.
         source: sqlx::Error,
     },
+}
+
+impl WarehouseError {
+    /// A deadlock or serialization failure: the transaction was rolled back
+    /// and can simply be run again.
+    pub fn is_transient_conflict(&self) -> bool {
+        match self {
+            WarehouseError::Query {
+                source: sqlx::Error::Database(db),
+                ..
+            } => {
+                matches!(db.code().as_deref(), Some("40P01" | "40001"))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Attaches the operation name to a driver error.

@@ -5,11 +5,11 @@ pub const STAGE_ACCOUNTS_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage
     external_id text PRIMARY KEY, email text, email_norm text, shop_name text, address text,
     user_type text, user_type_desc text, status text, registered_at timestamptz,
     contract_id text, packet_id text, contract_notes text, is_trial boolean, expires_at timestamptz,
-    raw_id bigint)";
+    raw_id bigint) ON COMMIT DELETE ROWS";
 
 pub const STAGE_BRANCHES_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_branches (
     registration_id text, cabang_id text, name text, address text,
-    PRIMARY KEY (registration_id, cabang_id))";
+    PRIMARY KEY (registration_id, cabang_id)) ON COMMIT DELETE ROWS";
 
 pub const STAGE_ACCOUNTS_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_accounts (
     external_id TEXT PRIMARY KEY, email TEXT, email_norm TEXT, shop_name TEXT, address TEXT,
@@ -25,18 +25,25 @@ pub const STAGE_ACCOUNTS_INSERT: &str = "INSERT INTO stage_accounts (external_id
     address, user_type, user_type_desc, status, registered_at, contract_id, packet_id, contract_notes, is_trial, \
     expires_at, raw_id) ";
 
+pub const COPY_STAGE_ACCOUNTS: &str = "COPY stage_accounts (external_id, email, email_norm, shop_name, address, \
+    user_type, user_type_desc, status, registered_at, contract_id, packet_id, contract_notes, is_trial, expires_at, \
+    raw_id) FROM STDIN WITH (FORMAT csv)";
+
+pub const COPY_STAGE_BRANCHES: &str =
+    "COPY stage_branches (registration_id, cabang_id, name, address) FROM STDIN WITH (FORMAT csv)";
+
 pub const STAGE_BRANCHES_INSERT: &str =
     "INSERT INTO stage_branches (registration_id, cabang_id, name, address) ";
 
 pub const INSERT_RAW: &str =
     "INSERT INTO raw_responses (run_id, provider, endpoint, request_key, fetched_at, \
-    http_status, attempts, body_sha256, body_size, body_encoding, body) \
-    VALUES ($1, 'elkassa', $2, $3, $4, $5, $6, $7, $8, 'zstd', $9) RETURNING raw_id";
+    http_status, attempts, body_sha256, body_size, body_encoding, body) ";
 
-pub const INSERT_CHECKPOINT: &str = "INSERT INTO sync_pages (run_id, provider, pass, page, entries, raw_id, committed_at) \
-    VALUES ($1, 'elkassa', $2, $3, $4, $5, $6) \
-    ON CONFLICT (run_id, provider, pass, page) DO UPDATE SET entries = excluded.entries, raw_id = excluded.raw_id, \
-    committed_at = excluded.committed_at";
+pub const INSERT_CHECKPOINT: &str =
+    "INSERT INTO sync_pages (run_id, provider, pass, page, entries, raw_id, committed_at) ";
+
+pub const CHECKPOINT_CONFLICT: &str = " ON CONFLICT (run_id, provider, pass, page) DO UPDATE SET \
+    entries = excluded.entries, raw_id = excluded.raw_id, committed_at = excluded.committed_at";
 
 pub const INSERT_ISSUE: &str =
     "INSERT INTO sync_record_issues (run_id, provider, request_key, position, external_id, \
@@ -45,7 +52,7 @@ pub const INSERT_ISSUE: &str =
 /// Customers are matched on the normalized email; the first shop name seen sticks.
 pub const MERGE_CUSTOMERS: &str = "INSERT INTO customers (email, shop_name, created_at, updated_at) \
     SELECT s.email_norm, MIN(s.shop_name), $1, $1 FROM stage_accounts s WHERE s.email_norm IS NOT NULL \
-    GROUP BY s.email_norm \
+    GROUP BY s.email_norm ORDER BY s.email_norm \
     ON CONFLICT (email) DO NOTHING";
 
 pub const MERGE_ACCOUNTS: &str = "INSERT INTO provider_accounts (provider, external_id, customer_id, status, email, \
@@ -53,7 +60,7 @@ pub const MERGE_ACCOUNTS: &str = "INSERT INTO provider_accounts (provider, exter
     source_raw_id) \
     SELECT 'elkassa', s.external_id, c.customer_id, s.status, s.email, s.shop_name, s.address, s.user_type, \
     s.user_type_desc, s.registered_at, $1, $1, $2, s.raw_id \
-    FROM stage_accounts s LEFT JOIN customers c ON c.email = s.email_norm WHERE true \
+    FROM stage_accounts s LEFT JOIN customers c ON c.email = s.email_norm WHERE true ORDER BY s.external_id \
     ON CONFLICT (provider, external_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status, \
     email = excluded.email, shop_name = excluded.shop_name, address = excluded.address, \
     user_type = excluded.user_type, user_type_desc = excluded.user_type_desc, registered_at = excluded.registered_at, \
@@ -103,6 +110,7 @@ pub const MERGE_CONTRACTS: &str = "INSERT INTO contracts (provider, external_id,
 pub const MERGE_BRANCHES: &str = "INSERT INTO branches (registration_id, cabang_id, name, address, first_seen_at, \
     last_seen_at, last_seen_run) \
     SELECT b.registration_id, b.cabang_id, b.name, b.address, $1, $1, $2 FROM stage_branches b WHERE true \
+    ORDER BY b.registration_id, b.cabang_id \
     ON CONFLICT (registration_id, cabang_id) DO UPDATE SET name = excluded.name, address = excluded.address, \
     last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run, removed_at = NULL";
 
@@ -116,3 +124,28 @@ pub const SWEEP_ACCOUNTS: &str = "UPDATE provider_accounts SET removed_at = $1 \
 
 pub const SWEEP_BRANCHES: &str =
     "UPDATE branches SET removed_at = $1 WHERE removed_at IS NULL AND last_seen_run <> $2";
+
+/// Postgres: contracts and their history in one statement, so each staged
+/// row probes `contracts` once. Data-modifying CTEs all see the snapshot
+/// from before the statement, so the UPDATE closes only older versions.
+pub const MERGE_CONTRACTS_WITH_HISTORY_POSTGRES: &str = "WITH changed AS ( \
+    INSERT INTO contracts (provider, external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, \
+    status, updated_at, updated_run) \
+    SELECT 'elkassa', s.external_id, s.contract_id, s.packet_id, s.contract_notes, s.is_trial, s.expires_at, \
+    s.status, $1, $2 FROM stage_accounts s ORDER BY s.external_id \
+    ON CONFLICT (provider, external_id) DO UPDATE SET contract_id = excluded.contract_id, \
+    packet_id = excluded.packet_id, contract_notes = excluded.contract_notes, is_trial = excluded.is_trial, \
+    expires_at = excluded.expires_at, status = excluded.status, updated_at = excluded.updated_at, \
+    updated_run = excluded.updated_run \
+    WHERE (contracts.contract_id, contracts.packet_id, contracts.contract_notes, contracts.is_trial, \
+    contracts.expires_at, contracts.status) IS DISTINCT FROM (excluded.contract_id, excluded.packet_id, \
+    excluded.contract_notes, excluded.is_trial, excluded.expires_at, excluded.status) \
+    RETURNING external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, status \
+), closed AS ( \
+    UPDATE contract_history h SET valid_to = $1 FROM changed c \
+    WHERE h.provider = 'elkassa' AND h.external_id = c.external_id AND h.valid_to IS NULL RETURNING h.history_id \
+) \
+INSERT INTO contract_history (provider, external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, \
+    status, valid_from, run_id) \
+SELECT 'elkassa', c.external_id, c.contract_id, c.packet_id, c.contract_notes, c.is_trial, c.expires_at, c.status, \
+    $1, $2 FROM changed c";

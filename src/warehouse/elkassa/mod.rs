@@ -1,0 +1,417 @@
+//! Loading ELKASSA listing pages: one transaction per batch of pages holding
+//! the raw bodies, the merged business rows and the checkpoint together.
+//!
+//! Rows go to per-connection temp tables first, then set-based statements
+//! merge them, so a batch costs a handful of round trips however many users
+//! it holds. Contract history is written only where a value changed, which
+//! keeps a rerun over unchanged data free of new history rows.
+
+mod rows;
+mod sql;
+mod stage;
+
+pub use rows::{
+    AccountRow, BatchStats, BranchRow, LandedPage, PacketRow, PhaseTimes, RecordIssue, SweepStats,
+};
+
+use super::{dual, op, Backend, Warehouse, WarehouseError};
+use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, QueryBuilder, Sqlite};
+use stage::Staging;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// Writes ELKASSA batches over one dedicated connection (temp tables are per connection).
+pub struct ElkassaLoader {
+    conn: Conn,
+    run_id: i64,
+    /// Accounts merged by every loader of the run, and the count at the last ANALYZE.
+    progress: Arc<LoadProgress>,
+}
+
+/// Shared by the loaders of one run, so statistics are refreshed once per doubling.
+#[derive(Debug, Default)]
+struct LoadProgress {
+    merged: AtomicU64,
+    analyzed_at: AtomicU64,
+}
+
+/// Tables the merges join against, whose statistics must keep up with a
+/// bulk load (upserts probe their unique index whatever the statistics say).
+const JOINED_TABLES: &str = "customers, contracts, contract_history";
+
+/// Rows per multi-row INSERT: stays under SQLite's 32,766 bound parameters.
+pub(super) const ROWS_PER_STATEMENT: usize = 1_000;
+
+impl Warehouse {
+    /// Loaders for one run, each holding its own connection: `writers` on
+    /// Postgres (parallel transactions use a second core), one on SQLite
+    /// (a single writer at a time).
+    pub async fn elkassa_loaders(
+        &self,
+        run_id: i64,
+        writers: usize,
+    ) -> Result<Vec<ElkassaLoader>, WarehouseError> {
+        let count = match self {
+            Warehouse::Sqlite(_) => 1,
+            Warehouse::Postgres(_) => writers.max(1),
+        };
+        let progress = Arc::new(LoadProgress::default());
+        let mut loaders = Vec::with_capacity(count);
+        for _ in 0..count {
+            let conn = match self {
+                Warehouse::Sqlite(pool) => {
+                    Conn::Sqlite(pool.acquire().await.map_err(op("acquire connection"))?)
+                }
+                Warehouse::Postgres(pool) => {
+                    Conn::Postgres(pool.acquire().await.map_err(op("acquire connection"))?)
+                }
+            };
+            let mut loader = ElkassaLoader {
+                conn,
+                run_id,
+                progress: Arc::clone(&progress),
+            };
+            loader.create_staging().await?;
+            loaders.push(loader);
+        }
+        let analyzed = loaders[0].rows_at_last_analyze().await?;
+        progress.analyzed_at.store(analyzed, Ordering::Relaxed);
+        Ok(loaders)
+    }
+
+    /// Upserts the packet catalogue (reference data).
+    pub async fn upsert_packets(
+        &self,
+        packets: &[PacketRow],
+        at: DateTime<Utc>,
+    ) -> Result<(), WarehouseError> {
+        dual!(self, Warehouse, pool => {
+            let mut tx = pool.begin().await.map_err(op("begin"))?;
+            for packet in packets {
+                sqlx::query(sql::UPSERT_PACKET)
+                    .bind(&packet.packet_id)
+                    .bind(packet.packet_code.as_deref())
+                    .bind(packet.packet_desc.as_deref())
+                    .bind(packet.duration_days)
+                    .bind(packet.is_trial)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(op("upsert packet"))?;
+            }
+            tx.commit().await.map_err(op("commit packets"))
+        })
+    }
+
+    /// Marks accounts and branches a complete listing of `run_id` did not contain.
+    pub async fn sweep_elkassa(
+        &self,
+        run_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<SweepStats, WarehouseError> {
+        dual!(self, Warehouse, pool => {
+            let mut tx = pool.begin().await.map_err(op("begin sweep"))?;
+            let accounts = sqlx::query(sql::SWEEP_ACCOUNTS).bind(at).bind(run_id).execute(&mut *tx).await.map_err(op("sweep accounts"))?;
+            let branches = sqlx::query(sql::SWEEP_BRANCHES).bind(at).bind(run_id).execute(&mut *tx).await.map_err(op("sweep branches"))?;
+            tx.commit().await.map_err(op("commit sweep"))?;
+            Ok(SweepStats { accounts_removed: accounts.rows_affected(), branches_removed: branches.rows_affected() })
+        })
+    }
+
+    /// Distinct ELKASSA accounts and branches a run saw.
+    pub async fn elkassa_seen_by(&self, run_id: i64) -> Result<(i64, i64), WarehouseError> {
+        dual!(self, Warehouse, pool => {
+            let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_accounts WHERE provider = 'elkassa' AND last_seen_run = $1")
+                .bind(run_id).fetch_one(pool).await.map_err(op("count accounts"))?;
+            let branches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM branches WHERE last_seen_run = $1")
+                .bind(run_id).fetch_one(pool).await.map_err(op("count branches"))?;
+            Ok((accounts, branches))
+        })
+    }
+}
+
+/// Inserts the batch's raw bodies; evaluates to request key → raw id.
+macro_rules! insert_raw {
+    ($tx:ident, $run_id:expr, $pages:expr) => {{
+        let mut raw_ids: HashMap<String, i64> = HashMap::with_capacity($pages.len());
+        for chunk in $pages.chunks(ROWS_PER_STATEMENT / 10) {
+            let mut insert = QueryBuilder::new(sql::INSERT_RAW);
+            insert.push_values(chunk, |mut row, page| {
+                row.push_bind($run_id)
+                    .push_bind("elkassa")
+                    .push_bind(crate::providers::elkassa::USERS_ENDPOINT)
+                    .push_bind(page.request_key())
+                    .push_bind(page.raw.fetched_at)
+                    .push_bind(i32::from(page.raw.http_status))
+                    .push_bind(page.raw.attempts as i32)
+                    .push_bind(page.raw.sha256.as_str())
+                    .push_bind(page.raw.size as i32)
+                    .push_bind(page.raw.encoding)
+                    .push_bind(page.raw.stored.as_slice());
+            });
+            insert.push(" RETURNING raw_id, request_key");
+            let ids: Vec<(i64, String)> = insert
+                .build_query_as()
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(op("store raw bodies"))?;
+            raw_ids.extend(ids.into_iter().map(|(id, key)| (key, id)));
+        }
+        raw_ids
+    }};
+}
+
+/// Merges the staged rows into the warehouse; evaluates to history rows added.
+macro_rules! merge_staged {
+    ($tx:ident, $at:expr, $run_id:expr, $postgres:expr) => {{
+        let run = |statement: &'static str| sqlx::query(statement).bind($at).bind($run_id);
+        sqlx::query(sql::MERGE_CUSTOMERS)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await
+            .map_err(op("merge customers"))?;
+        run(sql::MERGE_ACCOUNTS)
+            .execute(&mut *$tx)
+            .await
+            .map_err(op("merge accounts"))?;
+        let opened = if $postgres {
+            run(sql::MERGE_CONTRACTS_WITH_HISTORY_POSTGRES)
+                .execute(&mut *$tx)
+                .await
+                .map_err(op("merge contracts"))?
+        } else {
+            sqlx::query(sql::CLOSE_HISTORY)
+                .bind($at)
+                .execute(&mut *$tx)
+                .await
+                .map_err(op("close contract history"))?;
+            let opened = run(sql::OPEN_HISTORY)
+                .execute(&mut *$tx)
+                .await
+                .map_err(op("add contract history"))?;
+            run(sql::MERGE_CONTRACTS)
+                .execute(&mut *$tx)
+                .await
+                .map_err(op("merge contracts"))?;
+            opened
+        };
+        run(sql::MERGE_BRANCHES)
+            .execute(&mut *$tx)
+            .await
+            .map_err(op("merge branches"))?;
+        opened.rows_affected()
+    }};
+}
+
+/// Records the batch's pages (and their rejected entries) as committed.
+macro_rules! write_checkpoints {
+    ($tx:ident, $run_id:expr, $pages:expr, $raw_ids:expr, $at:expr) => {
+        // A verification re-read can land a page twice in one batch: keep the last.
+        let mut latest: HashMap<(u32, u32), &LandedPage> = HashMap::with_capacity($pages.len());
+        for page in $pages {
+            latest.insert((page.pass, page.page), page);
+        }
+        let checkpoints: Vec<&LandedPage> = latest.into_values().collect();
+        for chunk in checkpoints.chunks(ROWS_PER_STATEMENT / 10) {
+            let mut insert = QueryBuilder::new(sql::INSERT_CHECKPOINT);
+            insert.push_values(chunk, |mut row, page| {
+                row.push_bind($run_id)
+                    .push_bind("elkassa")
+                    .push_bind(page.pass as i32)
+                    .push_bind(page.page as i32)
+                    .push_bind(page.entries as i32)
+                    .push_bind(
+                        $raw_ids
+                            .get(&page.request_key())
+                            .copied()
+                            .unwrap_or_default(),
+                    )
+                    .push_bind($at);
+            });
+            insert.push(sql::CHECKPOINT_CONFLICT);
+            insert
+                .build()
+                .execute(&mut *$tx)
+                .await
+                .map_err(op("write checkpoint"))?;
+        }
+        for page in checkpoints.iter().filter(|page| page.pass == 0) {
+            for issue in &page.issues {
+                sqlx::query(sql::INSERT_ISSUE)
+                    .bind($run_id)
+                    .bind(page.request_key())
+                    .bind(issue.position as i32)
+                    .bind(issue.external_id.as_deref())
+                    .bind(issue.severity)
+                    .bind(issue.field)
+                    .bind(&issue.message)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(op("record issue"))?;
+            }
+        }
+    };
+}
+
+impl ElkassaLoader {
+    async fn create_staging(&mut self) -> Result<(), WarehouseError> {
+        if let Conn::Postgres(conn) = &mut self.conn {
+            // Losing the last commits in a server crash loses their checkpoint
+            // with them (same transaction), so commits need not wait for the disk.
+            sqlx::query("SET synchronous_commit = off")
+                .execute(&mut **conn)
+                .await
+                .map_err(op("configure writer session"))?;
+        }
+        let (accounts, branches) = match self.conn {
+            Conn::Sqlite(_) => (sql::STAGE_ACCOUNTS_SQLITE, sql::STAGE_BRANCHES_SQLITE),
+            Conn::Postgres(_) => (sql::STAGE_ACCOUNTS_POSTGRES, sql::STAGE_BRANCHES_POSTGRES),
+        };
+        dual!(&mut self.conn, Conn, conn => {
+            sqlx::query(accounts).execute(&mut **conn).await.map_err(op("create staging"))?;
+            sqlx::query(branches).execute(&mut **conn).await.map_err(op("create staging"))?;
+        });
+        Ok(())
+    }
+
+    /// Writes a batch of pages atomically: raw bodies, merged rows, checkpoint.
+    pub async fn write_batch(
+        &mut self,
+        pages: &[LandedPage],
+        at: DateTime<Utc>,
+    ) -> Result<BatchStats, WarehouseError> {
+        let accounts = latest_per_account(pages);
+        let branches = branches_of(&accounts);
+        let run_id = self.run_id;
+        let mut stats = BatchStats {
+            accounts: accounts.len() as u64,
+            branches: branches.len() as u64,
+            raw_bytes: pages.iter().map(|page| page.raw.size as u64).sum(),
+            stored_bytes: pages.iter().map(|page| page.raw.stored.len() as u64).sum(),
+            ..BatchStats::default()
+        };
+        let postgres = matches!(self.conn, Conn::Postgres(_));
+        dual!(&mut self.conn, Conn, conn => {
+            let mut tx = sqlx::Connection::begin(&mut **conn).await.map_err(op("begin batch"))?;
+            if !postgres {
+                // Postgres empties its temp tables at commit (ON COMMIT DELETE ROWS).
+                sqlx::query("DELETE FROM stage_accounts").execute(&mut *tx).await.map_err(op("clear staging"))?;
+                sqlx::query("DELETE FROM stage_branches").execute(&mut *tx).await.map_err(op("clear staging"))?;
+            }
+            let mut lap = Instant::now();
+            let raw_ids = insert_raw!(tx, run_id, pages);
+            stats.phases.raw = lap.elapsed();
+            lap = Instant::now();
+            Staging::stage(&mut *tx, &accounts, &branches, &raw_ids).await?;
+            stats.phases.stage = lap.elapsed();
+            lap = Instant::now();
+            stats.history_rows = merge_staged!(tx, at, run_id, postgres);
+            stats.phases.merge = lap.elapsed();
+            lap = Instant::now();
+            write_checkpoints!(tx, run_id, pages, raw_ids, at);
+            tx.commit().await.map_err(op("commit batch"))?;
+            stats.phases.commit = lap.elapsed();
+        });
+        self.progress
+            .merged
+            .fetch_add(stats.accounts, Ordering::Relaxed);
+        let lap = Instant::now();
+        self.refresh_statistics().await?;
+        stats.phases.analyze = lap.elapsed();
+        Ok(stats)
+    }
+
+    /// Postgres plans each merge from table statistics; during a first load
+    /// they describe a nearly empty table and the planner scans whole tables
+    /// per staged row. Re-analysing whenever the load has doubled keeps plans
+    /// on the indexes at a logarithmic number of ANALYZEs per run.
+    async fn refresh_statistics(&mut self) -> Result<(), WarehouseError> {
+        const FIRST_AT: u64 = 5_000;
+        let merged = self.progress.merged.load(Ordering::Relaxed);
+        let last = self.progress.analyzed_at.load(Ordering::Relaxed);
+        let due = merged >= FIRST_AT.max(last * 2);
+        // Only the loader that wins the swap analyses; the others carry on.
+        let mine = due
+            && self
+                .progress
+                .analyzed_at
+                .compare_exchange(last, merged, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok();
+        if let (true, Conn::Postgres(conn)) = (mine, &mut self.conn) {
+            sqlx::query(&format!("ANALYZE {JOINED_TABLES}"))
+                .execute(&mut **conn)
+                .await
+                .map_err(op("analyze merge targets"))?;
+        }
+        Ok(())
+    }
+
+    /// Rows Postgres believed `contracts` had at its last ANALYZE: a nightly
+    /// run over a full warehouse then never re-analyses.
+    async fn rows_at_last_analyze(&mut self) -> Result<u64, WarehouseError> {
+        let Conn::Postgres(conn) = &mut self.conn else {
+            return Ok(0);
+        };
+        let tuples: f32 = sqlx::query_scalar(
+            "SELECT reltuples FROM pg_class WHERE oid = 'rekon.contracts'::regclass",
+        )
+        .fetch_one(&mut **conn)
+        .await
+        .map_err(op("read table statistics"))?;
+        Ok(tuples.max(0.0) as u64)
+    }
+
+    /// Which backend this loader writes to.
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Each account once per batch (the listing repeats some), the latest page winning.
+fn latest_per_account(pages: &[LandedPage]) -> Vec<(String, &AccountRow)> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut out: Vec<(String, &AccountRow)> = Vec::new();
+    for page in pages {
+        let key = page.request_key();
+        for account in &page.accounts {
+            let entry = (key.clone(), account);
+            match index.get(account.external_id.as_str()) {
+                Some(&at) => out[at] = entry,
+                None => {
+                    index.insert(&account.external_id, out.len());
+                    out.push(entry);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Each branch once per batch.
+fn branches_of<'a>(accounts: &[(String, &'a AccountRow)]) -> Vec<(&'a str, &'a BranchRow)> {
+    let mut seen = std::collections::HashSet::new();
+    accounts
+        .iter()
+        .flat_map(|(_, account)| {
+            account
+                .branches
+                .iter()
+                .map(move |branch| (account.external_id.as_str(), branch))
+        })
+        .filter(|(registration_id, branch)| {
+            seen.insert((*registration_id, branch.cabang_id.as_str()))
+        })
+        .collect()
+}
