@@ -130,7 +130,13 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
         let accounts = partner.summary.records_loaded;
         let rows = accounts * 3 + number("history_rows") + number("branches") + number("pages") * 2;
         println!("{label}: {}", partner.summary.status.as_str());
-        print_rates(elapsed, accounts, number("pages"), rows);
+        print_rates(
+            elapsed,
+            accounts,
+            number("pages"),
+            rows,
+            "accounts, customers, contracts, history, branches, raw, checkpoints",
+        );
         println!(
             "  raw bodies: {} received, {} stored ({:.1}x)",
             mib(number("raw_bytes")),
@@ -152,7 +158,7 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
 }
 
 /// Prints the standard rate lines.
-fn print_rates(elapsed: Duration, users: u64, pages: u64, rows: u64) {
+fn print_rates(elapsed: Duration, users: u64, pages: u64, rows: u64, what: &str) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!("  elapsed      {:>10.2} s", secs);
     println!(
@@ -164,7 +170,10 @@ fn print_rates(elapsed: Duration, users: u64, pages: u64, rows: u64) {
         pages as f64 / secs
     );
     if rows > 0 {
-        println!("  rows/s       {:>10.0}  ({rows} rows: accounts, customers, contracts, history, branches, raw, checkpoints)", rows as f64 / secs);
+        println!(
+            "  rows/s       {:>10.0}  ({rows} rows: {what})",
+            rows as f64 / secs
+        );
     }
 }
 

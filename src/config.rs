@@ -75,6 +75,9 @@ pub struct SyncConfig {
     pub writers: usize,
     /// Re-read rounds allowed to repair a listing that moved while paging.
     pub max_drift_rounds: u32,
+    /// Largest share of active accounts one complete listing may mark
+    /// removed; past it the sweep is withheld and the run ends partial.
+    pub max_removal_share: f64,
     /// Seconds between progress lines when not on a terminal.
     pub progress_interval_secs: u64,
 }
@@ -86,6 +89,7 @@ impl Default for SyncConfig {
             batch_pages: 100,
             writers: 2,
             max_drift_rounds: 4,
+            max_removal_share: 0.2,
             progress_interval_secs: 10,
         }
     }

@@ -7,11 +7,14 @@ use chrono_tz::Tz;
 pub const DEFAULT_PARTNER_ZONE: Tz = chrono_tz::Asia::Jakarta;
 
 /// Formats partners use for naive timestamps, most common first.
-const NAIVE_FORMATS: [&str; 4] = [
+const NAIVE_FORMATS: [&str; 7] = [
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
 ];
 
 /// Why a partner timestamp could not be read.
@@ -81,6 +84,19 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(at.to_rfc3339(), "2016-03-18T22:08:02+00:00");
+    }
+
+    #[test]
+    fn day_first_layouts_are_read_too() {
+        let expected = parse_partner_time("2016-03-18 22:08:02", DEFAULT_PARTNER_ZONE).unwrap();
+        assert_eq!(
+            parse_partner_time("18-03-2016 22:08:02", DEFAULT_PARTNER_ZONE).unwrap(),
+            expected
+        );
+        assert_eq!(
+            parse_partner_time("18/03/2016 22:08:02", DEFAULT_PARTNER_ZONE).unwrap(),
+            expected
+        );
     }
 
     #[test]

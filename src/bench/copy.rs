@@ -26,7 +26,7 @@ pub async fn fetch_only(config: &Config) -> anyhow::Result<RunStatus> {
     let (pages, _entries) = read_listing_once(elkassa, &config.sync, sink).await?;
     let accounts = drain.await?;
     println!("fetch only:");
-    print_rates(started.elapsed(), accounts, pages, 0);
+    print_rates(started.elapsed(), accounts, pages, 0, "");
     Ok(RunStatus::Succeeded)
 }
 
@@ -70,7 +70,13 @@ pub async fn copy_only(warehouse: &Warehouse, config: &Config) -> anyhow::Result
         rows += copy.finish().await?;
     }
     println!("COPY only (accounts, contracts, branches):");
-    print_rates(started.elapsed(), tables.accounts, 0, rows);
+    print_rates(
+        started.elapsed(),
+        tables.accounts,
+        0,
+        rows,
+        "accounts, contracts, branches",
+    );
     Ok(RunStatus::Succeeded)
 }
 

@@ -11,7 +11,7 @@ use crate::outcome::RunStatus;
 use crate::providers::elkassa::{
     parse_registration_data, ElkassaClient, PROVIDER, REGISTRATION_ENDPOINT,
 };
-use crate::warehouse::{RunSummary, SweepStats, Warehouse};
+use crate::warehouse::{RunSummary, SweepStats, Warehouse, WarehouseError};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,17 +98,39 @@ async fn run_listing(
         Err(err) => return Err((err, partial)),
     };
     let listing = listing.map_err(|err| (err, partial))?;
-    finish_listing(warehouse, run_id, listing, written, pages_fetched).await
+    finish_listing(
+        warehouse,
+        run_id,
+        listing,
+        written,
+        pages_fetched,
+        sync.max_removal_share,
+    )
+    .await
 }
 
+/// Packets from the reference data. Credentials refused here fail the run
+/// (the listing would refuse them too); any other refusal only costs the
+/// packet catalogue, so trials are then told from the contract notes.
 async fn load_packets(
     warehouse: &Warehouse,
     client: &ElkassaClient,
 ) -> Result<PacketCatalog, SyncError> {
     let fetched = client.fetch_registration_data().await?;
-    let data = parse_registration_data(fetched.http_status, &fetched.body).map_err(|source| {
-        SyncError::partner(REGISTRATION_ENDPOINT, "reference data".into(), source)
-    })?;
+    let data = match parse_registration_data(fetched.http_status, &fetched.body) {
+        Ok(data) => data,
+        Err(source) if !source.is_auth() => {
+            tracing::warn!(provider = PROVIDER, %source, "reference data unreadable; trials are told from contract notes");
+            return Ok(PacketCatalog::default());
+        }
+        Err(source) => {
+            return Err(SyncError::partner(
+                REGISTRATION_ENDPOINT,
+                "reference data".into(),
+                source,
+            ))
+        }
+    };
     let catalog = PacketCatalog::new(&data.registration_packets);
     warehouse
         .upsert_packets(&catalog.rows(), fetched.fetched_at)
@@ -146,43 +168,40 @@ async fn finish_listing(
     listing: ListingOutcome,
     written: WriterTotals,
     pages_fetched: u64,
+    max_removal_share: f64,
 ) -> Result<RunSummary, Failure> {
-    let fail = |err: SyncError| {
+    let fail = |err: WarehouseError| {
         (
-            err,
+            err.into(),
             RunSummary {
                 pages_fetched,
                 ..RunSummary::default()
             },
         )
     };
-    let sweep = if listing.stable {
-        warehouse
-            .sweep_elkassa(run_id, Utc::now())
+    let (sweep, withheld) = if listing.stable {
+        sweep_guarded(warehouse, run_id, max_removal_share)
             .await
-            .map_err(|err| fail(err.into()))?
+            .map_err(fail)?
     } else {
-        SweepStats::default()
+        (SweepStats::default(), None)
     };
-    let (accounts, branches) = warehouse
-        .elkassa_seen_by(run_id)
-        .await
-        .map_err(|err| fail(err.into()))?;
+    let (accounts, branches) = warehouse.elkassa_seen_by(run_id).await.map_err(fail)?;
     let rejected = listing.first_pass.rejected;
-    let mut status = RunStatus::Succeeded;
-    let mut error = None;
-    if !listing.stable {
-        status = RunStatus::Partial;
-        error = Some(format!(
+    let problem = if !listing.stable {
+        Some(format!(
             "elkassa listing kept moving after {} re-read round(s); removals were not swept",
             listing.rounds
-        ));
+        ))
+    } else if let Some(reason) = withheld {
+        Some(reason)
     } else if rejected > 0 {
-        status = RunStatus::Partial;
-        error = Some(format!(
+        Some(format!(
             "{rejected} listing entries rejected (see sync_record_issues for run {run_id})"
-        ));
-    }
+        ))
+    } else {
+        None
+    };
     let drift_note = (!listing.notes.is_empty()).then(|| {
         let verdict = if listing.stable {
             "repaired by re-reading"
@@ -207,7 +226,11 @@ async fn finish_listing(
         },
     }});
     Ok(RunSummary {
-        status,
+        status: if problem.is_some() {
+            RunStatus::Partial
+        } else {
+            RunStatus::Succeeded
+        },
         listing_complete: listing.stable,
         pages_fetched,
         records_seen: listing.first_pass.entries,
@@ -217,8 +240,29 @@ async fn finish_listing(
         drift_rounds: listing.rounds,
         drift_note,
         counts,
-        error,
+        error: problem,
     })
+}
+
+/// Sweeps removals after a verified listing, unless it would remove more
+/// than `max_share` of the active accounts: a partner answering a truncated
+/// listing must not empty the warehouse overnight. Returns why it held back.
+async fn sweep_guarded(
+    warehouse: &Warehouse,
+    run_id: i64,
+    max_share: f64,
+) -> Result<(SweepStats, Option<String>), WarehouseError> {
+    const GUARD_FROM_ACCOUNTS: i64 = 50;
+    let (unseen, active) = warehouse.elkassa_unseen(run_id).await?;
+    if active >= GUARD_FROM_ACCOUNTS && unseen as f64 > max_share * active as f64 {
+        let reason = format!(
+            "elkassa listing lacks {unseen} of {active} active accounts (more than sync.max_removal_share = {max_share}); \
+             removals were not swept: check the partner, or raise the share for one run if they really left"
+        );
+        tracing::warn!(provider = PROVIDER, unseen, active, "{reason}");
+        return Ok((SweepStats::default(), Some(reason)));
+    }
+    Ok((warehouse.sweep_elkassa(run_id, Utc::now()).await?, None))
 }
 
 /// Reads the listing once, without verification or warehouse, handing every

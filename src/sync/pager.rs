@@ -4,7 +4,7 @@
 use super::normalize::{normalize_page, PacketCatalog};
 use super::progress::Progress;
 use super::SyncError;
-use crate::providers::elkassa::{parse_listing, ElkassaClient, EnvelopeError, USERS_ENDPOINT};
+use crate::providers::elkassa::{parse_listing, ElkassaClient, USERS_ENDPOINT};
 use crate::warehouse::LandedPage;
 use chrono_tz::Tz;
 use futures::StreamExt;
@@ -52,13 +52,27 @@ impl PageFetcher {
                         self.zone,
                     ))
                 }
-                Err(EnvelopeError::Malformed { .. }) if attempt < MALFORMED_ATTEMPTS => {
+                Err(err) if err.is_garbled_success() && attempt < MALFORMED_ATTEMPTS => {
                     tracing::warn!(
                         provider = "elkassa",
                         page,
                         attempt,
                         "unreadable page body, fetching it again"
                     );
+                }
+                // Read liberally: past the end some partners refuse ("not
+                // found", HTTP 404) instead of sending an empty list. Page 1
+                // refusing means something else, so it stays an error.
+                Err(err) if page > 1 && !err.is_auth() && err.is_no_data() => {
+                    tracing::debug!(provider = "elkassa", page, %err, "refusal read as the end of the listing");
+                    return Ok(normalize_page(
+                        pass,
+                        page,
+                        fetched,
+                        Vec::new(),
+                        &self.catalog,
+                        self.zone,
+                    ));
                 }
                 Err(source) => {
                     return Err(SyncError::partner(

@@ -190,3 +190,38 @@ async fn legit_repeats_verify(db: &TestWarehouse) {
     );
     server.stop().await;
 }
+
+on_both_backends!(a_listing_that_lost_a_large_share_of_accounts_withholds_the_sweep => mass_removal_is_guarded);
+
+async fn mass_removal_is_guarded(db: &TestWarehouse) {
+    let server = partner(200, Faults::default()).await;
+    let mut config = config_for(&server);
+    sync(&db.warehouse, &config).await;
+    for id in sim_ids(&server).iter().take(60) {
+        assert!(server.sim().remove_user(id));
+    }
+    let removed = || {
+        scalar(
+            &db.warehouse,
+            "SELECT COUNT(*) FROM provider_accounts WHERE removed_at IS NOT NULL",
+        )
+    };
+
+    let report = sync(&db.warehouse, &config).await;
+    assert_eq!(
+        report.status(),
+        RunStatus::Partial,
+        "30% gone at once needs an operator"
+    );
+    assert!(report.partners[0]
+        .summary
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("max_removal_share")));
+    assert_eq!(removed().await, 0);
+
+    config.sync.max_removal_share = 0.5;
+    let report = sync(&db.warehouse, &config).await;
+    assert_eq!(report.status(), RunStatus::Succeeded);
+    assert_eq!(removed().await, 60);
+}

@@ -30,6 +30,36 @@ pub enum EnvelopeError {
 }
 
 impl EnvelopeError {
+    /// Whether a refusal reads like "nothing here": how some partners
+    /// answer a page past the end instead of an empty list.
+    pub fn is_no_data(&self) -> bool {
+        match self {
+            EnvelopeError::Refused {
+                http_status,
+                message,
+            } => {
+                let lower = message.to_lowercase();
+                *http_status == 404
+                    || [
+                        "not found",
+                        "no data",
+                        "tidak ditemukan",
+                        "tidak ada",
+                        "empty",
+                        "kosong",
+                    ]
+                    .iter()
+                    .any(|hint| lower.contains(hint))
+            }
+            EnvelopeError::Malformed { .. } => false,
+        }
+    }
+
+    /// Whether the body was unreadable although the partner said 2xx (worth fetching again).
+    pub fn is_garbled_success(&self) -> bool {
+        matches!(self, EnvelopeError::Malformed { http_status, .. } if (200..300).contains(http_status))
+    }
+
     /// Whether the partner refused our credentials (no retry will help).
     pub fn is_auth(&self) -> bool {
         match self {
@@ -244,6 +274,24 @@ mod tests {
         assert!(parse_listing(200, br#"{"status": "true", "data": null}"#)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn not_found_refusals_are_recognised_as_no_data() {
+        let not_found = parse_listing(
+            200,
+            br#"{"status": false, "messages": "Data tidak ditemukan"}"#,
+        )
+        .unwrap_err();
+        assert!(not_found.is_no_data() && !not_found.is_auth());
+        let http_404 = parse_listing(404, br#"{"status": false, "messages": ""}"#).unwrap_err();
+        assert!(http_404.is_no_data());
+        let auth = parse_listing(
+            200,
+            br#"{"status": false, "messages": "Invalid key or token"}"#,
+        )
+        .unwrap_err();
+        assert!(!auth.is_no_data());
     }
 
     #[test]

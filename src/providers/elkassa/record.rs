@@ -95,7 +95,7 @@ impl<'de> Visitor<'de> for UserSlotVisitor {
                     continue;
                 }
                 "cabangs" => {
-                    user.cabangs = map.next_value::<Option<Vec<Cabang>>>()?.unwrap_or_default();
+                    user.cabangs = map.next_value::<LenientCabangs>()?.0;
                     continue;
                 }
                 _ => {
@@ -178,6 +178,30 @@ fn looks_like_status(value: &str) -> bool {
         upper.as_str(),
         "ACTIVE" | "INACTIVE" | "EXPIRED" | "SUSPENDED" | "BLOCKED" | "NONACTIVE" | "NON ACTIVE"
     )
+}
+
+/// Branches as a list, but also a single object, an object keyed by index
+/// (PHP back ends), or null/empty: none of these should cost the user.
+struct LenientCabangs(Vec<Cabang>);
+
+impl<'de> Deserialize<'de> for LenientCabangs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            serde_json::Value::Object(map) if map.contains_key("cabang_id") => {
+                vec![serde_json::Value::Object(map)]
+            }
+            serde_json::Value::Object(map) => map.into_iter().map(|(_, item)| item).collect(),
+            _ => Vec::new(),
+        };
+        Ok(LenientCabangs(
+            items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value(item).ok())
+                .collect(),
+        ))
+    }
 }
 
 /// Text that may arrive as a string, number, boolean or null.
@@ -295,6 +319,22 @@ mod tests {
                 .0
                 .unwrap();
         assert_eq!(user.registration_id, "ELK1");
+    }
+
+    #[test]
+    fn branches_in_other_shapes_are_still_read() {
+        let single = parse(
+            r#"{"registration_id": "E", "cabangs": {"cabang_id": "E-1", "cabang_name": "A"}}"#,
+        )
+        .0
+        .unwrap();
+        assert_eq!(single.cabangs.len(), 1);
+        let keyed = parse(r#"{"registration_id": "E", "cabangs": {"0": {"cabang_id": "E-1"}, "1": {"cabang_id": 2}}}"#).0.unwrap();
+        assert_eq!(keyed.cabangs[1].cabang_id.as_deref(), Some("2"));
+        let junk = parse(r#"{"registration_id": "E", "cabangs": ""}"#)
+            .0
+            .unwrap();
+        assert!(junk.cabangs.is_empty());
     }
 
     #[test]

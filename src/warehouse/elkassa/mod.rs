@@ -127,6 +127,13 @@ impl Warehouse {
         })
     }
 
+    /// Active ELKASSA accounts a run did not see, and all active accounts.
+    pub async fn elkassa_unseen(&self, run_id: i64) -> Result<(i64, i64), WarehouseError> {
+        dual!(self, Warehouse, pool => {
+            sqlx::query_as::<_, (i64, i64)>(sql::COUNT_UNSEEN).bind(run_id).fetch_one(pool).await.map_err(op("count unseen accounts"))
+        })
+    }
+
     /// Distinct ELKASSA accounts and branches a run saw.
     pub async fn elkassa_seen_by(&self, run_id: i64) -> Result<(i64, i64), WarehouseError> {
         dual!(self, Warehouse, pool => {

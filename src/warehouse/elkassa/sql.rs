@@ -149,3 +149,7 @@ INSERT INTO contract_history (provider, external_id, contract_id, packet_id, con
     status, valid_from, run_id) \
 SELECT 'elkassa', c.external_id, c.contract_id, c.packet_id, c.contract_notes, c.is_trial, c.expires_at, c.status, \
     $1, $2 FROM changed c";
+
+pub const COUNT_UNSEEN: &str =
+    "SELECT COALESCE(SUM(CASE WHEN last_seen_run <> $1 THEN 1 ELSE 0 END), 0), COUNT(*) \
+    FROM provider_accounts WHERE provider = 'elkassa' AND removed_at IS NULL";
