@@ -60,18 +60,7 @@ async fn run_listing(
 ) -> Result<RunSummary, Failure> {
     let no_counts = |err: SyncError| (err, RunSummary::default());
     let catalog = load_packets(warehouse, &client).await.map_err(no_counts)?;
-    let estimated = warehouse
-        .last_listing_size()
-        .await
-        .ok()
-        .flatten()
-        .map(|n| n as u64);
-    let progress = Arc::new(Progress::new(
-        PROVIDER,
-        estimated,
-        Duration::from_secs(sync.progress_interval_secs),
-        options.show_progress,
-    ));
+    let progress = progress_for(warehouse, sync, options).await;
     let loaders = warehouse
         .elkassa_loaders(run_id, sync.writers)
         .await
@@ -86,18 +75,19 @@ async fn run_listing(
     let listing = read_listing(&mut pager, sync.max_drift_rounds).await;
     let pages_fetched = pager.pages_fetched;
     drop(pager); // closes the writer's channel so it flushes and ends
-    let written = writer.await.map_err(|err| SyncError::Task(err.to_string()));
+    let written = match writer.await {
+        Ok(Ok(totals)) => Ok(totals),
+        Ok(Err(err)) => Err(err.into()),
+        Err(err) => Err(SyncError::Task(err.to_string())),
+    };
     progress.finish();
-    let partial = RunSummary {
+    let partial = || RunSummary {
         pages_fetched,
         ..RunSummary::default()
     };
-    let written = match written {
-        Ok(Ok(totals)) => totals,
-        Ok(Err(err)) => return Err((err.into(), partial)),
-        Err(err) => return Err((err, partial)),
-    };
-    let listing = listing.map_err(|err| (err, partial))?;
+    // A writer failure explains a listing failure (the pager saw the channel close), so it wins.
+    let written = written.map_err(|err| (err, partial()))?;
+    let listing = listing.map_err(|err| (err, partial()))?;
     finish_listing(
         warehouse,
         run_id,
@@ -107,6 +97,27 @@ async fn run_listing(
         sync.max_removal_share,
     )
     .await
+}
+
+/// Progress display sized by the last complete listing.
+async fn progress_for(
+    warehouse: &Warehouse,
+    sync: &SyncConfig,
+    options: &SyncOptions,
+) -> Arc<Progress> {
+    let estimated = warehouse
+        .last_listing_size()
+        .await
+        .ok()
+        .flatten()
+        .map(|n| n as u64);
+    let interval = Duration::from_secs(sync.progress_interval_secs);
+    Arc::new(Progress::new(
+        PROVIDER,
+        estimated,
+        interval,
+        options.show_progress,
+    ))
 }
 
 /// Packets from the reference data. Credentials refused here fail the run
@@ -188,20 +199,7 @@ async fn finish_listing(
     };
     let (accounts, branches) = warehouse.elkassa_seen_by(run_id).await.map_err(fail)?;
     let rejected = listing.first_pass.rejected;
-    let problem = if !listing.stable {
-        Some(format!(
-            "elkassa listing kept moving after {} re-read round(s); removals were not swept",
-            listing.rounds
-        ))
-    } else if let Some(reason) = withheld {
-        Some(reason)
-    } else if rejected > 0 {
-        Some(format!(
-            "{rejected} listing entries rejected (see sync_record_issues for run {run_id})"
-        ))
-    } else {
-        None
-    };
+    let problem = problem_of(&listing, withheld, rejected, run_id);
     let drift_note = (!listing.notes.is_empty()).then(|| {
         let verdict = if listing.stable {
             "repaired by re-reading"
@@ -214,17 +212,7 @@ async fn finish_listing(
             listing.rounds
         )
     });
-    let counts = serde_json::json!({ PROVIDER: {
-        "accounts": accounts, "branches": branches, "pages": pages_fetched,
-        "history_rows": written.history_rows, "accounts_removed": sweep.accounts_removed,
-        "branches_removed": sweep.branches_removed, "raw_bytes": written.raw_bytes,
-        "stored_bytes": written.stored_bytes,
-        "writer_seconds": {
-            "raw": written.phases.raw.as_secs_f64(), "stage": written.phases.stage.as_secs_f64(),
-            "merge": written.phases.merge.as_secs_f64(), "commit": written.phases.commit.as_secs_f64(),
-            "analyze": written.phases.analyze.as_secs_f64(),
-        },
-    }});
+    let counts = run_counts(accounts, branches, pages_fetched, &written, sweep);
     Ok(RunSummary {
         status: if problem.is_some() {
             RunStatus::Partial
@@ -242,6 +230,48 @@ async fn finish_listing(
         counts,
         error: problem,
     })
+}
+
+/// What an operator must look at, if anything: worst first.
+fn problem_of(
+    listing: &ListingOutcome,
+    withheld: Option<String>,
+    rejected: u64,
+    run_id: i64,
+) -> Option<String> {
+    if !listing.stable {
+        return Some(format!(
+            "elkassa listing kept moving after {} re-read round(s); removals were not swept",
+            listing.rounds
+        ));
+    }
+    withheld.or_else(|| {
+        (rejected > 0).then(|| {
+            format!("{rejected} listing entries rejected (see sync_record_issues for run {run_id})")
+        })
+    })
+}
+
+/// `sync_runs.counts` for ELKASSA.
+fn run_counts(
+    accounts: i64,
+    branches: i64,
+    pages: u64,
+    written: &WriterTotals,
+    sweep: SweepStats,
+) -> serde_json::Value {
+    let phases = &written.phases;
+    serde_json::json!({ PROVIDER: {
+        "accounts": accounts, "branches": branches, "pages": pages,
+        "history_rows": written.history_rows, "accounts_removed": sweep.accounts_removed,
+        "branches_removed": sweep.branches_removed, "raw_bytes": written.raw_bytes,
+        "stored_bytes": written.stored_bytes,
+        "writer_seconds": {
+            "raw": phases.raw.as_secs_f64(), "stage": phases.stage.as_secs_f64(),
+            "merge": phases.merge.as_secs_f64(), "commit": phases.commit.as_secs_f64(),
+            "analyze": phases.analyze.as_secs_f64(),
+        },
+    }})
 }
 
 /// Sweeps removals after a verified listing, unless it would remove more

@@ -1,15 +1,17 @@
 //! SQL of the ELKASSA loader, shared by both backends unless named otherwise.
 //! `$1` is always the batch instant, `$2` the run id.
 
+// Postgres staging carries no index: rows are de-duplicated before COPY,
+// merges drive from staging into the targets' indexes, and an index would
+// cost on every COPY and every commit-time truncation.
 pub const STAGE_ACCOUNTS_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_accounts (
-    external_id text PRIMARY KEY, email text, email_norm text, shop_name text, address text,
+    external_id text NOT NULL, email text, email_norm text, shop_name text, address text,
     user_type text, user_type_desc text, status text, registered_at timestamptz,
     contract_id text, packet_id text, contract_notes text, is_trial boolean, expires_at timestamptz,
     raw_id bigint) ON COMMIT DELETE ROWS";
 
 pub const STAGE_BRANCHES_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_branches (
-    registration_id text, cabang_id text, name text, address text,
-    PRIMARY KEY (registration_id, cabang_id)) ON COMMIT DELETE ROWS";
+    registration_id text NOT NULL, cabang_id text NOT NULL, name text, address text) ON COMMIT DELETE ROWS";
 
 pub const STAGE_ACCOUNTS_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_accounts (
     external_id TEXT PRIMARY KEY, email TEXT, email_norm TEXT, shop_name TEXT, address TEXT,
