@@ -130,6 +130,9 @@ pub struct FaultArgs {
     /// Stop drifting after this many new shops; 0 = unlimited.
     #[arg(long, default_value_t = 0)]
     pub drift_max: u32,
+    /// Drift appends new shops at the tail (a listing ordered oldest first) instead of the head.
+    #[arg(long)]
+    pub drift_at_tail: bool,
     /// Answer every request with 503 (a partner that is down).
     #[arg(long)]
     pub down: bool,
@@ -150,8 +153,10 @@ impl FaultArgs {
             error_burst: self.error_burst,
             drift_every: self.drift_every,
             drift_max: self.drift_max,
+            drift_at_tail: self.drift_at_tail,
             down: self.down,
             down_after_pages: self.down_after_pages,
+            ..Faults::default()
         }
     }
 }

@@ -51,7 +51,11 @@ async fn users_page(
     let faults = sim.inner.gate.current();
     // The world moves whatever happens to this request: a shop registers first.
     if sim.inner.gate.drift_due(&faults) {
-        sim.register_shop();
+        if faults.drift_at_tail {
+            sim.append_shop();
+        } else {
+            sim.register_shop();
+        }
         Counters::bump(&sim.inner.counters.drift_inserts);
     }
     let drop = match sim.admit_with(&faults, Endpoint::Listing).await {
@@ -213,7 +217,7 @@ impl Simulator {
     }
 
     /// A complete answer, or (for an injected drop) half of it and a dead connection.
-    fn answer(&self, status: StatusCode, body: String, drop: bool) -> Response {
+    pub(super) fn answer(&self, status: StatusCode, body: String, drop: bool) -> Response {
         if !drop {
             return json_response(status, Body::from(body));
         }
@@ -242,7 +246,8 @@ fn dying() -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send 
     })
 }
 
-fn json_response(status: StatusCode, body: Body) -> Response {
+/// A JSON answer with `status`.
+pub(super) fn json_response(status: StatusCode, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(

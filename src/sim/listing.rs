@@ -72,6 +72,14 @@ impl Catalogue {
         index
     }
 
+    /// A new shop at the tail, as a partner listing oldest first would place it.
+    pub fn append_shop(&mut self, registered: NaiveDateTime) -> u32 {
+        let index = self.base_users + self.shops.len() as u32;
+        self.shops.push(registered);
+        self.order.push_back(index);
+        index
+    }
+
     /// Whether the index names a user that exists and was not removed.
     pub fn is_known(&self, index: u32) -> bool {
         let total = u64::from(self.base_users) + self.shops.len() as u64;

@@ -5,11 +5,13 @@
 //! (4 bytes an entry), runtime registrations and test overrides are stored,
 //! so a million users fit in a few megabytes and a page renders in
 //! microseconds. Faults (outages, 429s, dropped connections, listing drift)
-//! are switchable at runtime.
+//! are switchable at runtime. The same router also serves the registration
+//! APIs of ELKASSA, MCP, the middleware and QM (see `partners`).
 
 mod elkassa;
 mod faults;
 mod listing;
+mod partners;
 mod population;
 mod render;
 mod server;
@@ -22,6 +24,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Timelike, Utc};
 
+pub use partners::{PartnerSimConfig, PARTNERS};
 pub use server::{serve, SimServer};
 
 use faults::{Counters, FaultGate};
@@ -48,6 +51,8 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Share (0..1) of users the listing shows twice in a row.
     pub duplicate_rate: f64,
+    /// Credentials and behaviour of the simulated registration APIs.
+    pub partners: PartnerSimConfig,
 }
 
 impl SimConfig {
@@ -61,6 +66,7 @@ impl SimConfig {
             token: "sim-token".to_owned(),
             faults: Faults::default(),
             duplicate_rate: population::DEFAULT_DUPLICATE_RATE,
+            partners: PartnerSimConfig::default(),
         }
     }
 }
@@ -84,11 +90,16 @@ pub struct Faults {
     pub drift_every: u32,
     /// Stop drifting after this many inserted shops; 0 = unlimited.
     pub drift_max: u32,
+    /// Drift appends new shops at the tail instead (a listing ordered oldest first).
+    pub drift_at_tail: bool,
     /// Every request answers 503.
     pub down: bool,
     /// After this many listing requests (since the faults were set), the
     /// partner goes down and stays down; 0 = off.
     pub down_after_pages: u32,
+    /// Share (0..1) of registration POSTs that create the account and then
+    /// lose the answer (full Content-Length, half the body, connection aborted).
+    pub commit_then_drop: f64,
 }
 
 /// Counters of what the simulator served and injected.
@@ -125,6 +136,7 @@ struct Inner {
     catalogue: RwLock<Catalogue>,
     gate: FaultGate,
     counters: Counters,
+    partners: partners::PartnerState,
 }
 
 impl Simulator {
@@ -134,6 +146,7 @@ impl Simulator {
         let population = Population::new(config.seed, config.users, now_wib)
             .with_duplicate_rate(config.duplicate_rate);
         let catalogue = Catalogue::new(&population);
+        let partners = partners::PartnerState::new(config.partners, config.seed, config.now);
         Simulator {
             inner: Arc::new(Inner {
                 key: config.key,
@@ -144,13 +157,14 @@ impl Simulator {
                 catalogue: RwLock::new(catalogue),
                 gate: FaultGate::new(config.seed, config.faults),
                 counters: Counters::default(),
+                partners,
             }),
         }
     }
 
-    /// The axum router serving `/integration/...`.
+    /// The axum router serving `/integration/...` and the partners' registration APIs.
     pub fn router(&self) -> axum::Router {
-        elkassa::router(self.clone())
+        elkassa::router(self.clone()).merge(partners::router(self.clone()))
     }
 
     /// Switches faults at runtime; the error burst and drift schedule restart.
@@ -184,6 +198,12 @@ impl Simulator {
     pub fn register_shop(&self) -> String {
         let registered = self.wib_now();
         render::registration_id(self.write().register_shop(registered))
+    }
+
+    /// A new user appended at the tail (an oldest-first listing); returns its registration_id.
+    pub fn append_shop(&self) -> String {
+        let registered = self.wib_now();
+        render::registration_id(self.write().append_shop(registered))
     }
 
     /// Overrides a user's expiry; false for an unknown id.

@@ -156,7 +156,8 @@ async fn read_listing(pager: &mut Pager, max_rounds: u32) -> Result<ListingOutco
         first_pass: pager.read_pass(0).await?,
         ..ListingOutcome::default()
     };
-    let mut moved = pager.verify(0, &outcome.first_pass).await?;
+    let mut moved = pager.verify(0, &mut outcome.first_pass).await?;
+    note_growth(&mut outcome.notes, 0, outcome.first_pass.grown_entries);
     while let Some(reason) = moved {
         tracing::warn!(provider = PROVIDER, round = outcome.rounds, %reason, "listing moved while paging");
         outcome
@@ -166,11 +167,19 @@ async fn read_listing(pager: &mut Pager, max_rounds: u32) -> Result<ListingOutco
             return Ok(outcome);
         }
         outcome.rounds += 1;
-        let read = pager.read_pass(outcome.rounds).await?;
-        moved = pager.verify(outcome.rounds, &read).await?;
+        let mut read = pager.read_pass(outcome.rounds).await?;
+        moved = pager.verify(outcome.rounds, &mut read).await?;
+        note_growth(&mut outcome.notes, outcome.rounds, read.grown_entries);
     }
     outcome.stable = true;
     Ok(outcome)
+}
+
+/// Growth at the end is no drift, but the run record says it happened.
+fn note_growth(notes: &mut Vec<String>, pass: u32, grown_entries: u64) {
+    if grown_entries > 0 {
+        notes.push(format!("pass {pass}: the listing grew by {grown_entries} record(s) at its end while read; read on"));
+    }
 }
 
 async fn finish_listing(
@@ -201,16 +210,12 @@ async fn finish_listing(
     let rejected = listing.first_pass.rejected;
     let problem = problem_of(&listing, withheld, rejected, run_id);
     let drift_note = (!listing.notes.is_empty()).then(|| {
-        let verdict = if listing.stable {
-            "repaired by re-reading"
-        } else {
-            "NOT repaired"
+        let verdict = match (listing.stable, listing.rounds) {
+            (true, 0) => String::new(),
+            (true, rounds) => format!("; repaired by re-reading in {rounds} round(s)"),
+            (false, rounds) => format!("; NOT repaired in {rounds} round(s)"),
         };
-        format!(
-            "{}; {verdict} in {} round(s)",
-            listing.notes.join("; "),
-            listing.rounds
-        )
+        format!("{}{verdict}", listing.notes.join("; "))
     });
     let counts = run_counts(accounts, branches, pages_fetched, &written, sweep);
     Ok(RunSummary {

@@ -95,6 +95,8 @@ pub struct PassRead {
     pub entries: u64,
     /// Entries rejected.
     pub rejected: u64,
+    /// Entries that appeared at the end while the pass was verified.
+    pub grown_entries: u64,
 }
 
 /// Reads passes and hands every fetched page to the writer.
@@ -165,25 +167,25 @@ impl Pager {
     /// Checks that the listing did not move while `read` was taken; returns
     /// why it moved, or `None` when the read is a consistent snapshot.
     ///
-    /// Any insertion or removal shifts the tail, and insertions at the head
-    /// (the usual newest-first order) change page 1, so both are read again
-    /// first. A record on two pages is either the partner listing it twice
-    /// (then both pages read back the same) or a shift mid-read; those pages
-    /// are read again too, unless there are so many that a full re-read is
-    /// as cheap.
+    /// Insertions at the head (the usual newest-first order) change page 1;
+    /// any insertion or removal before the end shifts the tail. Growth at
+    /// the end only (an oldest-first listing) shifts nothing, so it is read
+    /// on as part of this pass. A record on two pages is either the partner
+    /// listing it twice (then both pages read back the same) or a shift
+    /// mid-read; those pages are read again too, unless there are so many
+    /// that a full re-read is as cheap.
     pub async fn verify(
         &mut self,
         pass: u32,
-        read: &PassRead,
+        read: &mut PassRead,
     ) -> Result<Option<String>, SyncError> {
-        let last = read.pages.len() as u32;
-        let ends: Vec<u32> = [1, last, last + 1]
-            .into_iter()
-            .filter(|&page| page >= 1)
-            .collect();
-        if let Some(reason) = self.compare(pass, read, ends).await? {
+        if let Some(reason) = self.compare(pass, read, vec![1]).await? {
             return Ok(Some(reason));
         }
+        if let Some(reason) = self.settle_tail(pass, read).await? {
+            return Ok(Some(reason));
+        }
+        let last = read.pages.len() as u32;
         let mut repeated: Vec<u32> = cross_page_repeats(&read.pages)
             .into_iter()
             .flat_map(|(first, second)| [first, second])
@@ -198,6 +200,42 @@ impl Pager {
             )));
         }
         self.compare(pass, read, repeated).await
+    }
+
+    /// Reads the tail again: unchanged, or only grown (old entries still in
+    /// place, new ones after them), is consistent and the growth is read on;
+    /// anything else means the listing shifted.
+    async fn settle_tail(
+        &mut self,
+        pass: u32,
+        read: &mut PassRead,
+    ) -> Result<Option<String>, SyncError> {
+        const MAX_GROWTH_PAGES: usize = 10_000;
+        for _ in 0..MAX_GROWTH_PAGES {
+            let last = read.pages.len() as u32;
+            if last > 0 {
+                let (landed, ids) = self.fetcher.fetch(pass, last).await?;
+                self.land(landed).await?;
+                let before = &read.pages[last as usize - 1];
+                if !ids.starts_with(before) {
+                    return Ok(Some(format!("the end of the listing moved (page {last})")));
+                }
+                let appended = (ids.len() - before.len()) as u64;
+                read.entries += appended;
+                read.grown_entries += appended;
+                read.pages[last as usize - 1] = ids;
+            }
+            let (landed, ids) = self.fetcher.fetch(pass, last + 1).await?;
+            let grown = landed.entries;
+            self.land(landed).await?;
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            read.entries += u64::from(grown);
+            read.grown_entries += u64::from(grown);
+            read.pages.push(ids);
+        }
+        Ok(Some("the listing kept growing at its end".to_owned()))
     }
 
     /// Reads `pages` again (landing them too) and says which one differs.

@@ -59,6 +59,49 @@ async fn drift_is_repaired(db: &TestWarehouse) {
     server.stop().await;
 }
 
+on_both_backends!(a_listing_that_only_grows_at_its_end_while_paged_is_read_on_without_a_re_read => growth_is_read_on);
+
+async fn growth_is_read_on(db: &TestWarehouse) {
+    let server = partner(300, Faults::default()).await;
+    // The first pass sends one request per page, the empty page after them,
+    // and at most 3 more in flight (concurrency 4): the append below lands
+    // after the tail was first read and before verification ends.
+    let pages = server.sim().listing_len().div_ceil(10) as u32;
+    let faults = Faults {
+        drift_every: pages + 3,
+        drift_max: 1,
+        drift_at_tail: true,
+        ..Faults::default()
+    };
+    server.sim().set_faults(faults);
+    let report = sync(&db.warehouse, &config_for(&server)).await;
+    let summary = &report.partners[0].summary;
+    assert_eq!(report.status(), RunStatus::Succeeded, "{summary:?}");
+    assert_eq!(
+        server.sim().stats().drift_inserts,
+        1,
+        "the simulator really appended"
+    );
+    assert_eq!(
+        summary.drift_rounds, 0,
+        "appending shifts nothing: no re-read needed"
+    );
+    assert!(
+        summary
+            .drift_note
+            .as_deref()
+            .is_some_and(|note| note.contains("grew by 1 record")),
+        "{summary:?}"
+    );
+    let landed = account_ids(&db.warehouse).await;
+    assert_eq!(
+        landed.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+        sim_ids(&server)
+    );
+    assert!(landed.iter().all(|(_, copies)| *copies == 1));
+    server.stop().await;
+}
+
 on_both_backends!(throttling_server_errors_and_dropped_connections_lose_nothing => transient_faults_are_retried);
 
 async fn transient_faults_are_retried(db: &TestWarehouse) {

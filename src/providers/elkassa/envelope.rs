@@ -4,6 +4,7 @@
 //! with `status: false` for bad credentials and unknown users.
 
 use super::record::UserSlot;
+use crate::providers::answer::or_http;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -176,14 +177,6 @@ fn parse_envelope<T: de::DeserializeOwned>(
             reason,
         }),
         (Some(true), None) => Ok(data),
-    }
-}
-
-fn or_http(message: String, http_status: u16) -> String {
-    if message.is_empty() {
-        format!("HTTP {http_status}")
-    } else {
-        message
     }
 }
 

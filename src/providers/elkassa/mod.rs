@@ -2,11 +2,16 @@
 
 mod envelope;
 mod record;
+pub mod register;
 
 pub use envelope::{
     parse_listing, parse_registration_data, EnvelopeError, PacketRecord, RegistrationData,
 };
 pub use record::{Cabang, ElkassaUser, UserSlot};
+pub use register::{
+    ActivationOutcome, ActivationRequest, RegisterError, RegisterOutcome, RegistrationRequest,
+    UserPacket, UserType,
+};
 
 use crate::config::ElkassaConfig;
 use crate::providers::http::{FetchError, Fetched, PartnerHttp};
