@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod onboard;
 pub mod outcome;
 pub mod providers;
 pub mod secrets;
