@@ -11,10 +11,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-/// rekon: sync partner APIs into a warehouse, reconcile them, onboard CSV drops.
+/// rekon: sync partner APIs into a warehouse that analysts query (Postgres, or an embedded SQLite file).
 ///
 /// Exit codes: 0 success, 1 completed with problems an operator must see
-/// (rejected records, drift that could not be repaired), 2 failure.
+/// (rejected records, drift that could not be repaired, a listing missing too
+/// many accounts to sweep), 2 failure.
 #[derive(Debug, Parser)]
 #[command(name = "rekon", version, about, long_about)]
 pub struct Cli {
