@@ -1,7 +1,12 @@
 //! Configuration: a TOML file, overridden by `REKON_<SECTION>_<KEY>`
 //! environment variables, overridden by command-line flags.
 
+mod partners;
+
 use crate::providers::http::RetryPolicy;
+use crate::providers::mcp::McpConfig;
+use crate::providers::middleware::MiddlewareConfig;
+use crate::providers::qm::QmConfig;
 use crate::secrets::{lenient_secret, read_secret_file};
 use chrono_tz::Tz;
 use figment::providers::{Env, Format, Toml};
@@ -39,6 +44,12 @@ pub struct Config {
     pub sync: SyncConfig,
     /// ELKASSA connection; `None` when not configured (the partner is skipped).
     pub elkassa: Option<ElkassaConfig>,
+    /// MCP registration; `None` when not configured.
+    pub mcp: Option<McpConfig>,
+    /// Middleware enrollment; `None` when not configured.
+    pub middleware: Option<MiddlewareConfig>,
+    /// QM registration; `None` when not configured.
+    pub qm: Option<QmConfig>,
 }
 
 /// Warehouse settings (`[warehouse]`).
@@ -196,6 +207,9 @@ struct RawConfig {
     #[serde(default)]
     sync: SyncConfig,
     elkassa: Option<RawElkassa>,
+    mcp: Option<partners::RawMcp>,
+    middleware: Option<partners::RawMiddleware>,
+    qm: Option<partners::RawQm>,
 }
 
 impl Config {
@@ -216,11 +230,16 @@ impl Config {
         let raw: RawConfig = figment
             .extract()
             .map_err(|err| ConfigError::Invalid(Box::new(err)))?;
-        let elkassa = raw.elkassa.map(resolve_elkassa).transpose()?;
         Ok(Self {
             warehouse: raw.warehouse,
             sync: raw.sync,
-            elkassa,
+            elkassa: raw.elkassa.map(resolve_elkassa).transpose()?,
+            mcp: raw.mcp.map(partners::resolve_mcp).transpose()?,
+            middleware: raw
+                .middleware
+                .map(partners::resolve_middleware)
+                .transpose()?,
+            qm: raw.qm.map(partners::resolve_qm).transpose()?,
         })
     }
 
@@ -251,17 +270,8 @@ fn rekon_env() -> Env {
 fn resolve_elkassa(raw: RawElkassa) -> Result<ElkassaConfig, ConfigError> {
     let key = resolve_secret(raw.key, raw.key_file.as_deref(), "elkassa.key")?;
     let token = resolve_secret(raw.token, raw.token_file.as_deref(), "elkassa.token")?;
-    let timezone =
-        crate::timezone::parse_zone(&raw.timezone).map_err(|reason| ConfigError::Field {
-            field: "elkassa.timezone".to_owned(),
-            reason,
-        })?;
-    if !(raw.base_url.starts_with("http://") || raw.base_url.starts_with("https://")) {
-        return Err(ConfigError::Field {
-            field: "elkassa.base_url".to_owned(),
-            reason: format!("{:?} is not an http(s) URL", raw.base_url),
-        });
-    }
+    let timezone = parse_zone_field("elkassa.timezone", &raw.timezone)?;
+    check_url("elkassa.base_url", &raw.base_url)?;
     Ok(ElkassaConfig {
         base_url: raw.base_url,
         path_prefix: raw.path_prefix,
@@ -274,6 +284,27 @@ fn resolve_elkassa(raw: RawElkassa) -> Result<ElkassaConfig, ConfigError> {
     })
 }
 
+/// An http(s) URL, or an error naming the field.
+fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(());
+    }
+    Err(ConfigError::Field {
+        field: field.to_owned(),
+        reason: format!("{url:?} is not an http(s) URL"),
+    })
+}
+
+/// An IANA zone, or an error naming the field.
+fn parse_zone_field(field: &str, name: &str) -> Result<Tz, ConfigError> {
+    crate::timezone::parse_zone(name).map_err(|reason| ConfigError::Field {
+        field: field.to_owned(),
+        reason,
+    })
+}
+
+/// A secret given inline or as a file, never both; the error names the
+/// field and its environment variable, never a value.
 fn resolve_secret(
     value: Option<SecretString>,
     file: Option<&Path>,

@@ -83,3 +83,47 @@ fn debug_output_of_the_config_never_shows_credentials() {
     let printed = format!("{config:?}");
     assert!(!printed.contains("super-secret"), "{printed}");
 }
+
+#[test]
+fn registration_partners_are_configured_from_sections_and_environment() {
+    Jail::expect_with(|jail| {
+        jail.set_env("REKON_QM_API_SECRET", "qm-secret");
+        jail.create_file("jwt.txt", "header.payload.signature\n")
+            .unwrap();
+        let toml = "[mcp]\nbase_url = \"https://mcp.test\"\napi_key = \"k\"\njwt_file = \"jwt.txt\"\n\
+                    [middleware]\nbase_url = \"https://mw.test\"\nusername = \"u\"\npassword = \"p\"\nrequest_out_path = \"/ro\"\n\
+                    [qm]\nbase_url = \"https://qm.test\"\napi_key = \"key\"\n";
+        let config = load_in(jail, toml).unwrap();
+        assert_eq!(
+            config.mcp.unwrap().jwt.expose_secret(),
+            "header.payload.signature"
+        );
+        assert_eq!(config.middleware.unwrap().request_out_path, "/ro");
+        assert_eq!(config.qm.unwrap().api_secret.expose_secret(), "qm-secret");
+        assert!(config.elkassa.is_none());
+        Ok(())
+    });
+}
+
+#[test]
+fn a_registration_partner_missing_a_credential_is_named() {
+    Jail::expect_with(|jail| {
+        let err = load_in(
+            jail,
+            "[qm]\nbase_url = \"https://qm.test\"\napi_key = \"key\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("qm.api_secret")
+                && err.to_string().contains("REKON_QM_API_SECRET"),
+            "{err}"
+        );
+        let err = load_in(
+            jail,
+            "[mcp]\nbase_url = \"ftp://x\"\napi_key = \"k\"\njwt = \"j\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("mcp.base_url"), "{err}");
+        Ok(())
+    });
+}
