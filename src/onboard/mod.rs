@@ -13,11 +13,13 @@
 //! earlier row; the caller then validates each row, or calls
 //! [`Drop::into_valid`] to do both.
 
+pub mod check;
 pub mod checks;
 pub mod columns;
 pub mod decode;
 pub mod dedupe;
 pub mod phone;
+pub mod report;
 pub mod row;
 pub mod sanitize;
 pub mod text;
@@ -62,6 +64,8 @@ impl Drop {
                 let row = row?;
                 validate(&row).map_err(|reasons| RowError {
                     line: row.line,
+                    reference: Some(row.reference.clone()),
+                    providers: row.providers.clone(),
                     reasons,
                 })
             })
@@ -75,6 +79,10 @@ impl Drop {
 pub struct RowError {
     /// The 1-based line where the row starts.
     pub line: u64,
+    /// The row's `ref`, when it could be read.
+    pub reference: Option<String>,
+    /// Partners the row was meant for, when they could be read.
+    pub providers: Vec<Partner>,
     /// Every reason, each naming its partner (if any) and field.
     pub reasons: Vec<Reason>,
 }
@@ -129,6 +137,8 @@ fn type_row(
 ) -> Result<DropRow, RowError> {
     let raw = record.map_err(|ragged| RowError {
         line: ragged.line,
+        reference: None,
+        providers: Vec::new(),
         reasons: vec![Reason::row(
             "row",
             format!(
@@ -148,6 +158,8 @@ fn type_row(
     }
     Err(RowError {
         line: row.line,
+        reference: Some(row.reference.clone()),
+        providers: row.providers.clone(),
         reasons,
     })
 }

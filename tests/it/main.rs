@@ -2,6 +2,7 @@
 //! per test), and the simulator on port 0.
 
 mod harness;
+mod onboard_cli;
 mod sync_cli;
 mod sync_faults;
 mod sync_lands;
