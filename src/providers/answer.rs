@@ -38,7 +38,7 @@ pub(crate) fn says(message: &str, hints: &[&str]) -> bool {
 
 /// How a request that got no answer failed, for a POST that creates something.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SendFailure {
+pub enum SendFailure {
     /// Nothing reached the partner (connect refused, request not built).
     NotSent(String),
     /// The request may have reached the partner: timeout, reset, cut answer.

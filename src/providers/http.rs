@@ -2,6 +2,7 @@
 //! jitter, `Retry-After`, and errors that name partner, endpoint and request
 //! without ever carrying a URL (query strings hold credentials).
 
+use crate::providers::answer::{describe, send_failure, SendFailure};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -191,6 +192,34 @@ impl PartnerHttp {
             .bytes()
             .await
             .map_err(|err| (transport(err), None))?;
+        Ok(Fetched {
+            http_status: status.as_u16(),
+            body,
+            fetched_at: Utc::now(),
+            attempts: 1,
+        })
+    }
+
+    /// Sends a request that creates something exactly once: no retry, and
+    /// every failure classed as not sent (nothing reached the partner: a
+    /// refused connection, or 429 turned away before processing) or
+    /// ambiguous (it may have been processed: 5xx, timeout, a cut answer).
+    pub async fn send_once(&self, request: RequestBuilder) -> Result<Fetched, SendFailure> {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let response = request.send().await.map_err(send_failure)?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            return Err(SendFailure::NotSent(
+                "HTTP 429: throttled before processing".to_owned(),
+            ));
+        }
+        if status.is_server_error() {
+            return Err(SendFailure::Ambiguous(format!("HTTP {}", status.as_u16())));
+        }
+        let body = response.bytes().await.map_err(|err| {
+            SendFailure::Ambiguous(format!("answer cut short: {}", describe(err)))
+        })?;
         Ok(Fetched {
             http_status: status.as_u16(),
             body,

@@ -4,18 +4,16 @@
 //! sent again: MCP answers a duplicate email with a recognisable refusal,
 //! which reads as [`McpOutcome::AlreadyRegistered`].
 
-use crate::providers::answer::{describe, or_http, says, send_failure, text, SendFailure};
+use crate::providers::answer::{or_http, says, text, SendFailure};
 use crate::providers::http::{Fetched, PartnerHttp, RetryPolicy};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
-use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Partner name as stored in the warehouse.
@@ -204,37 +202,15 @@ impl McpClient {
             "{}{REGISTER_PATH}",
             self.config.base_url.trim_end_matches('/')
         );
-        self.http.stats().requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
+        let request = self
             .http
             .client()
             .post(url)
             .header(CONTENT_TYPE, "application/json")
             .header("x-Gateway-Apikey", api_key)
             .bearer_auth(self.config.jwt.expose_secret())
-            .body(body)
-            .send()
-            .await
-            .map_err(from_send)?;
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            // A throttled request is turned away before it is processed.
-            let reason = "HTTP 429: throttled before processing".to_owned();
-            return Err(McpError::NotSent { reason });
-        }
-        if status.is_server_error() {
-            let reason = format!("HTTP {}", status.as_u16());
-            return Err(McpError::Ambiguous { reason });
-        }
-        let body = response.bytes().await.map_err(|err| McpError::Ambiguous {
-            reason: format!("answer cut short: {}", describe(err)),
-        })?;
-        Ok(Fetched {
-            http_status: status.as_u16(),
-            body,
-            fetched_at: Utc::now(),
-            attempts: 1,
-        })
+            .body(body);
+        self.http.send_once(request).await.map_err(from_failure)
     }
 }
 
@@ -392,9 +368,9 @@ fn mentions_duplicate(description: &str) -> bool {
     says(description, &DUPLICATE_HINTS)
 }
 
-/// Only a failed connect proves nothing reached MCP.
-fn from_send(err: reqwest::Error) -> McpError {
-    match send_failure(err) {
+/// The MCP error for a failed send.
+fn from_failure(failure: SendFailure) -> McpError {
+    match failure {
         SendFailure::NotSent(reason) => McpError::NotSent { reason },
         SendFailure::Ambiguous(reason) => McpError::Ambiguous { reason },
     }

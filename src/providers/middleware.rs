@@ -5,14 +5,13 @@
 //! making a new one. The NIK in a done answer is never read into memory
 //! beyond the parser: only its status is kept.
 
-use crate::providers::answer::{describe, send_failure, text, SendFailure};
+use crate::providers::answer::{text, SendFailure};
 use crate::providers::http::{PartnerHttp, RetryPolicy};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -279,35 +278,24 @@ impl MiddlewareClient {
         let endpoint = REQUEST_OUT_ENDPOINT;
         let path = &self.config.request_out_path;
         let url = format!("{}/{}", self.base(), path.trim_start_matches('/'));
-        self.http.stats().requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
+        let request = self
             .http
             .client()
             .post(url)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
             .bearer_auth(token.expose_secret())
-            .body(body.to_owned())
-            .send()
+            .body(body.to_owned());
+        let fetched = self
+            .http
+            .send_once(request)
             .await
-            .map_err(|err| match send_failure(err) {
+            .map_err(|failure| match failure {
                 SendFailure::NotSent(reason) => MiddlewareError::NotSent { endpoint, reason },
                 SendFailure::Ambiguous(reason) => MiddlewareError::Ambiguous { endpoint, reason },
             })?;
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let reason = "HTTP 429: throttled before processing".to_owned();
-            return Err(MiddlewareError::NotSent { endpoint, reason });
-        }
-        if status.is_server_error() {
-            let reason = format!("HTTP {}", status.as_u16());
-            return Err(MiddlewareError::Ambiguous { endpoint, reason });
-        }
-        let answer = response.bytes().await.map_err(|err| {
-            let reason = format!("answer cut short: {}", describe(err));
-            MiddlewareError::Ambiguous { endpoint, reason }
-        })?;
-        Ok((status, answer))
+        let status = StatusCode::from_u16(fetched.http_status).unwrap_or(StatusCode::OK);
+        Ok((status, fetched.body))
     }
 
     fn base(&self) -> &str {

@@ -1,6 +1,6 @@
 //! Partner connectors: one module per partner plus the shared HTTP layer.
 
-pub(crate) mod answer;
+pub mod answer;
 pub mod elkassa;
 pub mod http;
 pub mod mcp;

@@ -5,18 +5,16 @@
 //! A registration is sent exactly once; after an ambiguous failure it may be
 //! sent again, because QM answers a known customer with "already registered".
 
-use crate::providers::answer::{describe, or_http, send_failure, SendFailure};
+use crate::providers::answer::{or_http, SendFailure};
 use crate::providers::http::{Fetched, PartnerHttp, RetryPolicy};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
-use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Partner name as stored in the warehouse.
@@ -179,37 +177,15 @@ impl QmClient {
             "{}{REGISTER_PATH}",
             self.config.base_url.trim_end_matches('/')
         );
-        self.http.stats().requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
+        let request = self
             .http
             .client()
             .post(url)
             .header(CONTENT_TYPE, "application/json")
             .header("Key", key)
             .header("Sign", signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(from_send)?;
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            // A throttled request is turned away before it is processed.
-            let reason = "HTTP 429: throttled before processing".to_owned();
-            return Err(QmError::NotSent { reason });
-        }
-        if status.is_server_error() {
-            let reason = format!("HTTP {}", status.as_u16());
-            return Err(QmError::Ambiguous { reason });
-        }
-        let body = response.bytes().await.map_err(|err| QmError::Ambiguous {
-            reason: format!("answer cut short: {}", describe(err)),
-        })?;
-        Ok(Fetched {
-            http_status: status.as_u16(),
-            body,
-            fetched_at: Utc::now(),
-            attempts: 1,
-        })
+            .body(body);
+        self.http.send_once(request).await.map_err(from_failure)
     }
 }
 
@@ -339,9 +315,9 @@ fn code(value: &Value) -> Option<i64> {
         .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
-/// Only a failed connect proves nothing reached QM.
-fn from_send(err: reqwest::Error) -> QmError {
-    match send_failure(err) {
+/// The QM error for a failed send.
+fn from_failure(failure: SendFailure) -> QmError {
+    match failure {
         SendFailure::NotSent(reason) => QmError::NotSent { reason },
         SendFailure::Ambiguous(reason) => QmError::Ambiguous { reason },
     }

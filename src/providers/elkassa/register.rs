@@ -5,13 +5,11 @@
 //! [`ElkassaClient::user_check`], never by sending the request again blindly.
 
 use super::{ElkassaClient, EnvelopeError};
-use crate::providers::answer::{says, send_failure, text, SendFailure};
+use crate::providers::answer::{says, text, SendFailure};
 use crate::providers::http::{FetchError, Fetched};
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use std::sync::atomic::Ordering;
 
 /// Endpoint label of a registration.
 pub const REGISTER_ENDPOINT: &str = "POST /integration/registration";
@@ -190,9 +188,9 @@ pub enum RegisterError {
 }
 
 impl RegisterError {
-    /// Classifies a failed send: only a failed connect proves nothing reached the partner.
-    fn from_send(endpoint: &'static str, err: reqwest::Error) -> Self {
-        match send_failure(err) {
+    /// The registration error for a failed send.
+    fn from_failure(endpoint: &'static str, failure: SendFailure) -> Self {
+        match failure {
             SendFailure::NotSent(reason) => RegisterError::NotSent { endpoint, reason },
             SendFailure::Ambiguous(reason) => RegisterError::Ambiguous { endpoint, reason },
         }
@@ -285,38 +283,15 @@ impl ElkassaClient {
         let mut form = fields.to_vec();
         form.push(("key", self.config.key.expose_secret()));
         form.push(("token", self.config.token.expose_secret()));
-        self.http.stats().requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
+        let request = self
             .http
             .client()
             .post(format!("{}{path}", self.prefix()))
-            .form(&form)
-            .send()
+            .form(&form);
+        self.http
+            .send_once(request)
             .await
-            .map_err(|err| RegisterError::from_send(endpoint, err))?;
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            // A throttled request is turned away before it is processed.
-            let reason = "HTTP 429: throttled before processing".to_owned();
-            return Err(RegisterError::NotSent { endpoint, reason });
-        }
-        if status.is_server_error() {
-            let reason = format!("HTTP {}", status.as_u16());
-            return Err(RegisterError::Ambiguous { endpoint, reason });
-        }
-        let body = response.bytes().await.map_err(|err| {
-            let reason = format!(
-                "answer cut short: {:#}",
-                anyhow::Error::new(err.without_url())
-            );
-            RegisterError::Ambiguous { endpoint, reason }
-        })?;
-        Ok(Fetched {
-            http_status: status.as_u16(),
-            body,
-            fetched_at: Utc::now(),
-            attempts: 1,
-        })
+            .map_err(|failure| RegisterError::from_failure(endpoint, failure))
     }
 }
 
