@@ -22,23 +22,31 @@ fn rekon(database_url: &str, base_url: &str, key: &str, token: &str) -> Command 
     command
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_credentials_exit_with_2_and_a_clear_error_that_shows_no_credential() {
-    let db = TestWarehouse::sqlite().await;
-    let server = partner(30, Faults::default()).await;
-    let url = db.url.clone();
-    let base = server.base_url();
-    let output = tokio::task::spawn_blocking(move || {
-        rekon(&url, &base, WRONG_KEY, WRONG_TOKEN).output().unwrap()
-    })
-    .await
-    .unwrap();
+/// Runs `rekon sync` off the async runtime; returns its exit code and everything it printed.
+async fn run_sync(
+    database_url: &str,
+    base_url: &str,
+    key: &str,
+    token: &str,
+) -> (Option<i32>, String) {
+    let command = rekon(database_url, base_url, key, token);
+    let output = tokio::task::spawn_blocking(move || { command }.output().unwrap())
+        .await
+        .unwrap();
     let printed = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(output.status.code(), Some(2), "{printed}");
+    (output.status.code(), printed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_exit_with_2_and_a_clear_error_that_shows_no_credential() {
+    let db = TestWarehouse::sqlite().await;
+    let server = partner(30, Faults::default()).await;
+    let (code, printed) = run_sync(&db.url, &server.base_url(), WRONG_KEY, WRONG_TOKEN).await;
+    assert_eq!(code, Some(2), "{printed}");
     assert!(printed.contains("Invalid key or token"), "{printed}");
     assert!(
         printed.contains("REKON_ELKASSA_KEY"),
@@ -68,21 +76,9 @@ async fn a_successful_sync_at_trace_level_logs_no_credential_and_exits_0() {
         ..Faults::default()
     };
     let server = partner(60, faults).await;
-    let (url, base) = (db.url.clone(), server.base_url());
-    let (key, token) = (
-        server.sim().key().to_owned(),
-        server.sim().token().to_owned(),
-    );
-    let output =
-        tokio::task::spawn_blocking(move || rekon(&url, &base, &key, &token).output().unwrap())
-            .await
-            .unwrap();
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(0), "{printed}");
+    let sim = server.sim();
+    let (code, printed) = run_sync(&db.url, &server.base_url(), sim.key(), sim.token()).await;
+    assert_eq!(code, Some(0), "{printed}");
     assert!(printed.contains("elkassa: run 1 succeeded"), "{printed}");
     assert!(
         printed.contains("retrying"),
