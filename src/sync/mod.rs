@@ -14,6 +14,7 @@ use crate::providers::elkassa::EnvelopeError;
 use crate::providers::http::FetchError;
 use crate::warehouse::{RunSummary, Warehouse, WarehouseError};
 use chrono::Utc;
+use tracing::Instrument;
 
 /// Why a sync could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -120,12 +121,14 @@ pub async fn sync_all(
     match &config.elkassa {
         Some(elkassa) => {
             let run_id = warehouse.start_run(&options.job, Utc::now()).await?;
+            // Every log line of the run carries its run id.
             let span = tracing::info_span!("sync", run_id, provider = "elkassa");
-            let _entered = span.enter();
-            tracing::info!(base_url = %crate::warehouse::redact_url(&elkassa.base_url), "syncing elkassa");
-            drop(_entered);
-            let summary =
-                elkassa::sync_elkassa(warehouse, run_id, elkassa, &config.sync, options).await;
+            let summary = async {
+                tracing::info!(base_url = %crate::warehouse::redact_url(&elkassa.base_url), "syncing elkassa");
+                elkassa::sync_elkassa(warehouse, run_id, elkassa, &config.sync, options).await
+            }
+            .instrument(span)
+            .await;
             warehouse.finish_run(run_id, Utc::now(), &summary).await?;
             if let Some(cutoff) = retention_cutoff(config.warehouse.raw_retention_days) {
                 let pruned = warehouse.prune_raw(cutoff).await?;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// Attempts at a page whose body is not the documented envelope (a proxy
 /// error page, a truncated body that still closed cleanly).
@@ -136,7 +137,9 @@ impl Pager {
         futures::stream::iter(pages)
             .map(move |page| {
                 let fetcher = Arc::clone(&fetcher);
-                AbortOnDrop(tokio::spawn(async move { fetcher.fetch(pass, page).await }))
+                AbortOnDrop(tokio::spawn(
+                    async move { fetcher.fetch(pass, page).await }.in_current_span(),
+                ))
             })
             .buffered(self.concurrency)
     }

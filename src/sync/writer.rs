@@ -7,6 +7,7 @@ use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// What the writer wrote over a whole run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,11 +76,8 @@ pub fn spawn_writer(
     let workers: Vec<_> = loaders
         .into_iter()
         .map(|loader| {
-            tokio::spawn(run_loader(
-                loader,
-                Arc::clone(&batches),
-                Arc::clone(&progress),
-            ))
+            let work = run_loader(loader, Arc::clone(&batches), Arc::clone(&progress));
+            tokio::spawn(work.in_current_span())
         })
         .collect();
     let task = tokio::spawn(async move {

@@ -58,6 +58,27 @@ async fn lands_everything(db: &TestWarehouse) {
     .await;
     assert_eq!(kept as usize, expected.len());
 
+    // Land before parse: a stored page replays into the same users.
+    let raw_id = scalar(
+        &db.warehouse,
+        "SELECT MIN(raw_id) FROM sync_pages WHERE page = 1",
+    )
+    .await;
+    let body = db
+        .warehouse
+        .raw_body(raw_id)
+        .await
+        .unwrap()
+        .expect("page 1 is stored");
+    let replayed = rekon::providers::elkassa::parse_listing(200, &body).unwrap();
+    assert!(!replayed.is_empty());
+    for slot in &replayed {
+        let id = &slot.0.as_ref().unwrap().registration_id;
+        assert!(
+            expected.contains(id),
+            "{id} replayed from raw but not in the listing"
+        );
+    }
     let raw_pages = scalar(&db.warehouse, "SELECT COUNT(*) FROM raw_responses").await;
     let checkpoints = scalar(&db.warehouse, "SELECT COUNT(DISTINCT page) FROM sync_pages").await;
     assert!(raw_pages >= checkpoints && checkpoints as usize >= expected.len() / 10);

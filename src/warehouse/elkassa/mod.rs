@@ -15,7 +15,7 @@ pub use rows::{
     AccountRow, BatchStats, BranchRow, LandedPage, PacketRow, PhaseTimes, RecordIssue, SweepStats,
 };
 
-use super::{dual, op, Backend, Warehouse, WarehouseError};
+use super::{dual, op, Warehouse, WarehouseError};
 use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
@@ -319,14 +319,6 @@ impl ElkassaLoader {
         .await
         .map_err(op("read table statistics"))?;
         Ok(tuples.max(0.0) as u64)
-    }
-
-    /// Which backend this loader writes to.
-    pub fn backend(&self) -> Backend {
-        match self.conn {
-            Conn::Sqlite(_) => Backend::Sqlite,
-            Conn::Postgres(_) => Backend::Postgres,
-        }
     }
 }
 

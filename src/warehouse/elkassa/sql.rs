@@ -97,17 +97,25 @@ pub const OPEN_HISTORY: &str = concat!(
     changed!()
 );
 
-pub const MERGE_CONTRACTS: &str = "INSERT INTO contracts (provider, external_id, contract_id, packet_id, \
-    contract_notes, is_trial, expires_at, status, updated_at, updated_run) \
-    SELECT 'elkassa', s.external_id, s.contract_id, s.packet_id, s.contract_notes, s.is_trial, s.expires_at, \
-    s.status, $1, $2 FROM stage_accounts s WHERE true \
-    ON CONFLICT (provider, external_id) DO UPDATE SET contract_id = excluded.contract_id, \
-    packet_id = excluded.packet_id, contract_notes = excluded.contract_notes, is_trial = excluded.is_trial, \
-    expires_at = excluded.expires_at, status = excluded.status, updated_at = excluded.updated_at, \
-    updated_run = excluded.updated_run \
-    WHERE (contracts.contract_id, contracts.packet_id, contracts.contract_notes, contracts.is_trial, \
-    contracts.expires_at, contracts.status) IS DISTINCT FROM (excluded.contract_id, excluded.packet_id, \
-    excluded.contract_notes, excluded.is_trial, excluded.expires_at, excluded.status)";
+/// Upsert of the staged contracts that touches only those whose values
+/// changed; shared by both backends and the Postgres history statement.
+macro_rules! upsert_changed_contracts {
+    () => {
+        "INSERT INTO contracts (provider, external_id, contract_id, packet_id, contract_notes, is_trial, \
+         expires_at, status, updated_at, updated_run) \
+         SELECT 'elkassa', s.external_id, s.contract_id, s.packet_id, s.contract_notes, s.is_trial, s.expires_at, \
+         s.status, $1, $2 FROM stage_accounts s WHERE true ORDER BY s.external_id \
+         ON CONFLICT (provider, external_id) DO UPDATE SET contract_id = excluded.contract_id, \
+         packet_id = excluded.packet_id, contract_notes = excluded.contract_notes, is_trial = excluded.is_trial, \
+         expires_at = excluded.expires_at, status = excluded.status, updated_at = excluded.updated_at, \
+         updated_run = excluded.updated_run \
+         WHERE (contracts.contract_id, contracts.packet_id, contracts.contract_notes, contracts.is_trial, \
+         contracts.expires_at, contracts.status) IS DISTINCT FROM (excluded.contract_id, excluded.packet_id, \
+         excluded.contract_notes, excluded.is_trial, excluded.expires_at, excluded.status)"
+    };
+}
+
+pub const MERGE_CONTRACTS: &str = upsert_changed_contracts!();
 
 pub const MERGE_BRANCHES: &str = "INSERT INTO branches (registration_id, cabang_id, name, address, first_seen_at, \
     last_seen_at, last_seen_run) \
@@ -130,19 +138,10 @@ pub const SWEEP_BRANCHES: &str =
 /// Postgres: contracts and their history in one statement, so each staged
 /// row probes `contracts` once. Data-modifying CTEs all see the snapshot
 /// from before the statement, so the UPDATE closes only older versions.
-pub const MERGE_CONTRACTS_WITH_HISTORY_POSTGRES: &str = "WITH changed AS ( \
-    INSERT INTO contracts (provider, external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, \
-    status, updated_at, updated_run) \
-    SELECT 'elkassa', s.external_id, s.contract_id, s.packet_id, s.contract_notes, s.is_trial, s.expires_at, \
-    s.status, $1, $2 FROM stage_accounts s ORDER BY s.external_id \
-    ON CONFLICT (provider, external_id) DO UPDATE SET contract_id = excluded.contract_id, \
-    packet_id = excluded.packet_id, contract_notes = excluded.contract_notes, is_trial = excluded.is_trial, \
-    expires_at = excluded.expires_at, status = excluded.status, updated_at = excluded.updated_at, \
-    updated_run = excluded.updated_run \
-    WHERE (contracts.contract_id, contracts.packet_id, contracts.contract_notes, contracts.is_trial, \
-    contracts.expires_at, contracts.status) IS DISTINCT FROM (excluded.contract_id, excluded.packet_id, \
-    excluded.contract_notes, excluded.is_trial, excluded.expires_at, excluded.status) \
-    RETURNING external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, status \
+pub const MERGE_CONTRACTS_WITH_HISTORY_POSTGRES: &str = concat!(
+    "WITH changed AS (",
+    upsert_changed_contracts!(),
+    " RETURNING external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, status \
 ), closed AS ( \
     UPDATE contract_history h SET valid_to = $1 FROM changed c \
     WHERE h.provider = 'elkassa' AND h.external_id = c.external_id AND h.valid_to IS NULL RETURNING h.history_id \
@@ -150,7 +149,8 @@ pub const MERGE_CONTRACTS_WITH_HISTORY_POSTGRES: &str = "WITH changed AS ( \
 INSERT INTO contract_history (provider, external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, \
     status, valid_from, run_id) \
 SELECT 'elkassa', c.external_id, c.contract_id, c.packet_id, c.contract_notes, c.is_trial, c.expires_at, c.status, \
-    $1, $2 FROM changed c";
+    $1, $2 FROM changed c"
+);
 
 pub const COUNT_UNSEEN: &str =
     "SELECT COALESCE(SUM(CASE WHEN last_seen_run <> $1 THEN 1 ELSE 0 END), 0), COUNT(*) \
