@@ -29,6 +29,9 @@ CREATE TABLE rekon.registrations (
     resolution    text,
     attempts      integer     NOT NULL DEFAULT 0,
     last_error    text,
+    activation_packet_id  text,
+    activation_state      text CHECK (activation_state IN ('sent', 'activated', 'rejected', 'failed', 'unknown')),
+    activation_error      text,
     run_id        bigint REFERENCES rekon.sync_runs (run_id),
     created_at    timestamptz NOT NULL,
     updated_at    timestamptz NOT NULL,
@@ -51,6 +54,9 @@ COMMENT ON COLUMN rekon.registrations.external_id IS 'The partner''s id for the 
 COMMENT ON COLUMN rekon.registrations.resolution IS 'How the outcome was established: answer, lookup (found by a partner look-up), duplicate_answer (the partner said already registered), or validation.';
 COMMENT ON COLUMN rekon.registrations.attempts IS 'Registration calls sent for this row so far.';
 COMMENT ON COLUMN rekon.registrations.last_error IS 'The partner''s last message or the failure, never a password or national ID.';
+COMMENT ON COLUMN rekon.registrations.activation_packet_id IS 'ELKASSA packet_id the row paid for (from its packet_code), when the row carries an activation.';
+COMMENT ON COLUMN rekon.registrations.activation_state IS 'ELKASSA activation after registration: sent, activated, rejected, failed or unknown; NULL when the row asks for none.';
+COMMENT ON COLUMN rekon.registrations.activation_error IS 'The partner''s last message about the activation.';
 COMMENT ON COLUMN rekon.registrations.run_id IS 'The onboarding run that last touched the entry.';
 COMMENT ON COLUMN rekon.registrations.created_at IS 'When the row was first recorded.';
 COMMENT ON COLUMN rekon.registrations.updated_at IS 'When the entry last changed.';

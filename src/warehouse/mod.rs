@@ -7,16 +7,22 @@
 
 mod admin;
 mod elkassa;
+mod ledger;
+mod partner_records;
 mod raw;
 mod runs;
+mod tickets;
 
 pub use admin::{admin_connection, with_database, AdminConnection};
 pub use elkassa::{
     AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, PhaseTimes,
     RecordIssue, SweepStats,
 };
+pub use ledger::{Completion, LedgerEntry, NewEntry, FINAL_STATES};
+pub use partner_records::{AccountFacts, CustomerFacts, MatchRule};
 pub use raw::{compress_body, decompress_body, RawBody};
 pub use runs::{RunRecord, RunSummary};
+pub use tickets::{PendingTicket, TicketPoll};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
