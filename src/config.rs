@@ -1,7 +1,10 @@
 //! Configuration: a TOML file, overridden by `REKON_<SECTION>_<KEY>`
 //! environment variables, overridden by command-line flags.
 
+mod onboard;
 mod partners;
+
+pub use onboard::OnboardConfig;
 
 use crate::providers::http::RetryPolicy;
 use crate::providers::mcp::McpConfig;
@@ -50,6 +53,8 @@ pub struct Config {
     pub middleware: Option<MiddlewareConfig>,
     /// QM registration; `None` when not configured.
     pub qm: Option<QmConfig>,
+    /// Bulk onboarding from CSV drops.
+    pub onboard: OnboardConfig,
 }
 
 /// Warehouse settings (`[warehouse]`).
@@ -210,6 +215,7 @@ struct RawConfig {
     mcp: Option<partners::RawMcp>,
     middleware: Option<partners::RawMiddleware>,
     qm: Option<partners::RawQm>,
+    onboard: Option<onboard::RawOnboard>,
 }
 
 impl Config {
@@ -240,6 +246,7 @@ impl Config {
                 .map(partners::resolve_middleware)
                 .transpose()?,
             qm: raw.qm.map(partners::resolve_qm).transpose()?,
+            onboard: onboard::resolve_onboard(raw.onboard)?,
         })
     }
 
@@ -256,7 +263,15 @@ impl Config {
 /// separates the section, the rest is the key. Variables that name no
 /// section of ours (`REKON_LOG`, `REKON_CONFIG`) are left out.
 fn rekon_env() -> Env {
-    const SECTIONS: [&str; 6] = ["warehouse", "sync", "elkassa", "mcp", "middleware", "qm"];
+    const SECTIONS: [&str; 7] = [
+        "warehouse",
+        "sync",
+        "elkassa",
+        "mcp",
+        "middleware",
+        "qm",
+        "onboard",
+    ];
     Env::prefixed("REKON_")
         .filter(|key| {
             let key = key.as_str().to_ascii_lowercase();

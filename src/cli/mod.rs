@@ -1,6 +1,8 @@
 //! Command-line interface: parses arguments, runs the command, maps the
 //! outcome to an exit code (0 success, 1 completed with problems, 2 failure).
 
+mod onboard;
+
 use crate::config::Config;
 use crate::outcome::RunStatus;
 use crate::sim::{Faults, SimConfig, Simulator};
@@ -53,8 +55,8 @@ pub enum Command {
     Sim(SimArgs),
     /// Start a simulator, sync it into an SQLite file and print what landed.
     Demo(DemoArgs),
-    /// Validate CSV drops for bulk onboarding and write their results and rejects files.
-    Onboard(OnboardArgs),
+    /// Register the rows of CSV drops with every partner they target (never twice), write results and rejects.
+    Onboard(onboard::OnboardArgs),
     /// Measure throughput and peak memory.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -75,29 +77,6 @@ pub struct SyncArgs {
     /// Never draw a progress bar (log lines only).
     #[arg(long)]
     pub no_progress: bool,
-}
-
-/// Options of `rekon onboard`.
-#[derive(Debug, Args)]
-pub struct OnboardArgs {
-    /// CSV files to read (UTF-8 or Windows-1252, `,` or `;`).
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Validate every row against every target partner and write the
-    /// reports, calling no partner. (Registering is not built yet: this is
-    /// the only mode.)
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Folder for `<name>.results.csv` and `<name>.rejects.csv` (default: beside each file).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Partners of rows without a `providers` cell (comma-separated).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "elkassa,mcp,middleware,qm"
-    )]
-    pub partners: Vec<String>,
 }
 
 /// Options of `rekon sim`.
@@ -255,7 +234,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
         }
         Command::Sim(args) => serve_sim(args).await,
         Command::Demo(args) => crate::demo::run_demo(&args.database, args.users, args.seed).await,
-        Command::Onboard(args) => onboard(args),
+        Command::Onboard(args) => {
+            let config = load_config()?;
+            onboard::onboard(args, &config, cli.database_url.as_deref()).await
+        }
         Command::Bench(command) => {
             crate::bench::run_bench(command, cli.database_url.as_deref()).await
         }
@@ -273,26 +255,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
             Ok(RunStatus::Succeeded)
         }
     }
-}
-
-fn onboard(args: OnboardArgs) -> anyhow::Result<RunStatus> {
-    if !args.dry_run {
-        anyhow::bail!(
-            "registering with partners is not available in this version yet; \
-             run `rekon onboard --dry-run FILE...` to validate drops"
-        );
-    }
-    let default_partners = args
-        .partners
-        .iter()
-        .map(|name| name.parse::<crate::onboard::Partner>())
-        .collect::<Result<Vec<_>, _>>()
-        .context("--partners")?;
-    let options = crate::onboard::check::CheckOptions {
-        out_dir: args.out,
-        default_partners,
-    };
-    crate::onboard::check::check_drops(&args.files, &options)
 }
 
 /// Connects to the configured warehouse and applies migrations.

@@ -1,7 +1,7 @@
 //! `rekon onboard --dry-run`: read and validate drops against every target
 //! partner and write the results and rejects files, calling no partner.
 
-use super::report::{write_reports, Tally};
+use super::report::{print_tally, write_reports, ReportCell};
 use super::{read_drop, Partner};
 use crate::outcome::RunStatus;
 use anyhow::Context;
@@ -48,7 +48,10 @@ fn check_drop(file: &Path, options: &CheckOptions) -> anyhow::Result<RunStatus> 
         .out_dir
         .clone()
         .unwrap_or_else(|| file.parent().unwrap_or(Path::new(".")).to_path_buf());
-    let reports = write_reports(&out_dir, name, &rows, "valid (dry run)")?;
+    let reports = write_reports(&out_dir, name, &rows, &|_, _| ReportCell {
+        outcome: "valid (dry run)".to_owned(),
+        ..ReportCell::default()
+    })?;
     let rejected = rows.iter().filter(|row| row.is_err()).count();
     println!(
         "{name}: {} rows, {} valid, {rejected} rejected (dry run: no partner called)",
@@ -66,10 +69,4 @@ fn check_drop(file: &Path, options: &CheckOptions) -> anyhow::Result<RunStatus> 
     } else {
         RunStatus::Succeeded
     })
-}
-
-fn print_tally(name: &str, tally: &Tally) {
-    for (partner, (accepted, rejected)) in tally {
-        println!("{name}: {partner:<10} {accepted} valid, {rejected} rejected");
-    }
 }

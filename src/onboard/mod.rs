@@ -1,7 +1,10 @@
 //! Bulk onboarding drops: reading and validating the CSV files operations
 //! teams export from Excel or Google Sheets (`shared/spec/onboarding-csv.md`).
 //!
-//! Pure code, no network and no database:
+//! Registering rows with the partners is [`register`] (ledger first, then
+//! each call), over files or the drop folder ([`inbox`]).
+//!
+//! Reading and validating is pure code, no network and no database:
 //! - [`decode`]: bytes to records (encoding, delimiter, header aliases, lines);
 //! - [`row`]: records to typed [`DropRow`]s, passwords and IDs kept secret;
 //! - [`validate()`]: every targeted partner's rules, every reason at once;
@@ -13,12 +16,16 @@
 //! earlier row; the caller then validates each row, or calls
 //! [`Drop::into_valid`] to do both.
 
+pub mod archive;
 pub mod check;
 pub mod checks;
 pub mod columns;
 pub mod decode;
 pub mod dedupe;
+pub mod inbox;
 pub mod phone;
+pub mod progress;
+pub mod register;
 pub mod report;
 pub mod row;
 pub mod sanitize;

@@ -2,7 +2,7 @@
 //! row and partner, every cell safe to open in a spreadsheet, no password
 //! or national ID anywhere (rows only ever carry them as secrets).
 
-use super::{spreadsheet_safe, RowError, ValidRow};
+use super::{spreadsheet_safe, Partner, RowError, ValidRow};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,8 +16,28 @@ pub struct ReportError {
     pub source: csv::Error,
 }
 
-/// Accepted and rejected rows per partner.
-pub type Tally = BTreeMap<String, (u64, u64)>;
+/// Rows per partner and outcome (`registered`, `rejected`, ...).
+pub type Tally = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// What the results file says about one row at one partner.
+#[derive(Debug, Clone, Default)]
+pub struct ReportCell {
+    /// Outcome in words: `registered`, `already registered`, `failed`, ...
+    pub outcome: String,
+    /// The partner's id for the account, when known.
+    pub partner_id: String,
+    /// The partner's message, or what happened.
+    pub message: String,
+}
+
+/// Counts one outcome for a partner.
+fn count(tally: &mut Tally, partner: &str, outcome: &str) {
+    *tally
+        .entry(partner.to_owned())
+        .or_default()
+        .entry(outcome.to_owned())
+        .or_default() += 1;
+}
 
 /// Where the reports went, and what they counted.
 #[derive(Debug)]
@@ -26,17 +46,18 @@ pub struct Reports {
     pub results: PathBuf,
     /// The rejects file.
     pub rejects: PathBuf,
-    /// Per partner: (accepted, rejected); rows whose partners could not be read count under `row`.
+    /// Per partner and outcome; rows whose partners could not be read count under `row`.
     pub tally: Tally,
 }
 
-/// Writes both files for `file_name` into `out_dir`; `accepted` is the
-/// outcome text of a valid row (e.g. `valid (dry run)`).
+/// Writes both files for `file_name` into `out_dir`; `accepted` says what
+/// became of a valid row at a partner (e.g. `valid (dry run)`, or the
+/// registration's outcome).
 pub fn write_reports(
     out_dir: &Path,
     file_name: &str,
     rows: &[Result<ValidRow, RowError>],
-    accepted: &str,
+    accepted: &dyn Fn(&ValidRow, Partner) -> ReportCell,
 ) -> Result<Reports, ReportError> {
     let stem = Path::new(file_name)
         .file_stem()
@@ -62,7 +83,8 @@ pub fn write_reports(
         match row {
             Ok(valid) => {
                 for partner in &valid.providers {
-                    tally.entry(partner.as_str().to_owned()).or_default().0 += 1;
+                    let cell = accepted(valid, *partner);
+                    count(&mut tally, partner.as_str(), &cell.outcome);
                     let line = valid.line.to_string();
                     write(
                         &mut results_csv,
@@ -72,9 +94,9 @@ pub fn write_reports(
                             &line,
                             &valid.reference,
                             partner.as_str(),
-                            accepted,
-                            "",
-                            "",
+                            &cell.outcome,
+                            &cell.partner_id,
+                            &cell.message,
                         ],
                     )?;
                 }
@@ -99,6 +121,18 @@ pub fn write_reports(
     })
 }
 
+/// Prints one line per partner: how many rows ended in each outcome.
+pub fn print_tally(name: &str, tally: &Tally) {
+    for (partner, outcomes) in tally {
+        let counts = outcomes
+            .iter()
+            .map(|(outcome, rows)| format!("{rows} {outcome}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!("{name}: {partner:<10} {counts}");
+    }
+}
+
 fn write_rejected(
     results_csv: &mut csv::Writer<std::fs::File>,
     results: &Path,
@@ -113,7 +147,7 @@ fn write_rejected(
     let all = join(rejected.reasons.iter());
     write(rejects_csv, rejects, &[file_name, &line, reference, &all])?;
     if rejected.providers.is_empty() {
-        tally.entry("row".to_owned()).or_default().1 += 1;
+        count(tally, "row", "rejected");
         return write(
             results_csv,
             results,
@@ -121,7 +155,7 @@ fn write_rejected(
         );
     }
     for partner in &rejected.providers {
-        tally.entry(partner.as_str().to_owned()).or_default().1 += 1;
+        count(tally, partner.as_str(), "rejected");
         // All or nothing: the row goes to no partner, each line says why
         // for its partner first, then what is wrong with the row as a whole.
         let mine = rejected

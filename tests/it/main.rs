@@ -3,6 +3,8 @@
 
 mod harness;
 mod onboard_cli;
+mod onboard_process;
+mod onboard_register;
 mod sync_cli;
 mod sync_faults;
 mod sync_lands;

@@ -46,7 +46,7 @@ fn a_dry_run_gives_every_row_one_outcome_per_partner_and_exits_1_on_rejects() {
     assert!(printed.contains("5 rows, 2 valid, 3 rejected"), "{printed}");
     // Accepted + rejected = rows targeting the partner, per partner.
     for (partner, valid, rejected) in [("elkassa", 2, 2), ("mcp", 2, 1), ("qm", 1, 1)] {
-        let line = format!("{partner:<10} {valid} valid, {rejected} rejected");
+        let line = format!("{partner:<10} {rejected} rejected, {valid} valid (dry run)");
         assert!(printed.contains(&line), "missing `{line}` in {printed}");
     }
     let results = std::fs::read_to_string(dir.path().join("toko-baru.results.csv")).unwrap();
@@ -74,12 +74,18 @@ fn a_dry_run_gives_every_row_one_outcome_per_partner_and_exits_1_on_rejects() {
 }
 
 #[test]
-fn onboarding_without_dry_run_says_registering_is_not_available_yet() {
+fn registering_national_ids_without_a_hash_key_names_the_setting_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let file = drop_file(dir.path());
-    let output = onboard(&[file.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--dry-run"));
+    let database = format!("sqlite://{}", dir.path().join("w.sqlite").display());
+    let output = onboard(&["--database-url", &database, file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("toko-baru.csv") && stderr.contains("onboard.identity_hash_key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(NIK), "a national ID leaked");
 }
 
 #[test]

@@ -45,6 +45,11 @@ impl ElkassaClient {
         Self { http, config }
     }
 
+    /// Zone of the partner's naive timestamps.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.config.timezone
+    }
+
     /// The HTTP layer, for its counters.
     pub fn http(&self) -> &PartnerHttp {
         &self.http
