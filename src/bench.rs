@@ -4,6 +4,7 @@
 //! process would, so the figures measure rekon's client and warehouse work.
 
 mod copy;
+mod onboard;
 
 use crate::config::{Config, ElkassaConfig, SyncConfig};
 use crate::outcome::RunStatus;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 pub enum BenchCommand {
     /// Simulator + sync into a fresh database: users/s, pages/s, rows/s, peak memory.
     Sync(BenchSyncArgs),
+    /// Validation throughput of a generated drop, and registration throughput at a rate limit.
+    Onboard(onboard::BenchOnboardArgs),
 }
 
 /// What `bench sync` measures.
@@ -64,7 +67,10 @@ pub async fn run_bench(
     command: BenchCommand,
     database_url: Option<&str>,
 ) -> anyhow::Result<RunStatus> {
-    let BenchCommand::Sync(args) = command;
+    let args = match command {
+        BenchCommand::Sync(args) => args,
+        BenchCommand::Onboard(args) => return onboard::bench_onboard(args).await,
+    };
     let partner = SimThread::start(args.users, args.seed)?;
     let elkassa = ElkassaConfig::new(partner.base_url.clone(), "sim-key", "sim-token");
     let sync = SyncConfig {

@@ -1,11 +1,16 @@
 //! `rekon demo`: the whole job on the embedded default, no server needed.
 
 use crate::cli::{open_warehouse, print_sync_report};
-use crate::config::{Config, ElkassaConfig};
+use crate::config::Config;
+use crate::onboard::inbox::run_inbox;
+use crate::onboard::register::{OnboardOptions, Registrars};
+use crate::onboard::report::print_tally;
+use crate::onboard::Partner;
 use crate::outcome::RunStatus;
 use crate::sim::{Faults, SimConfig, SimServer, Simulator};
 use crate::sync::{sync_all, SyncOptions};
 use crate::warehouse::Warehouse;
+use secrecy::SecretString;
 use std::path::Path;
 
 /// Starts a simulator on a free port (with a few injected faults, so retries
@@ -22,19 +27,16 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
     });
     let server = SimServer::start(sim).await?;
     println!(
-        "simulated ELKASSA with {users} users at {}",
+        "simulated partners (ELKASSA with {users} users, MCP, middleware, QM) at {}",
         server.base_url()
     );
-    let elkassa = ElkassaConfig {
-        retry_base_ms: 20,
-        ..ElkassaConfig::new(server.base_url(), server.sim().key(), server.sim().token())
-    };
-    let config = Config {
-        elkassa: Some(elkassa),
-        ..Config::default()
-    };
+    let mut config = server.client_config();
+    // The demo's own key: real deployments set onboard.identity_hash_key.
+    config.onboard.identity_hash_key = Some(SecretString::from("rekon-demo-identity-key"));
+    config.onboard.settle_secs = 0;
     let url = format!("sqlite://{}", database.display());
     let warehouse = open_warehouse(&config, Some(&url)).await?;
+    let onboarded = onboard_sample(&warehouse, &config, database).await?;
     let report = sync_all(
         &warehouse,
         &config,
@@ -48,6 +50,42 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
     print_summary(&warehouse, database).await?;
     warehouse.close().await;
     server.stop().await;
+    Ok(report.status().worst(onboarded))
+}
+
+/// The sample drop shipped with rekon, built in so the demo runs from any folder.
+const SAMPLE_DROP: &[u8] = include_bytes!("../data/samples/shops-sample.csv");
+
+/// Drops the sample into an inbox beside the database and onboards it.
+async fn onboard_sample(
+    warehouse: &Warehouse,
+    config: &Config,
+    database: &Path,
+) -> anyhow::Result<RunStatus> {
+    let home = database.parent().unwrap_or(Path::new("."));
+    let inbox = home.join("inbox");
+    let archive = home.join("archive");
+    std::fs::create_dir_all(&inbox)?;
+    let drop = inbox.join("shops-sample.csv");
+    std::fs::write(&drop, SAMPLE_DROP)?;
+    println!("onboarding the sample drop {}", drop.display());
+    let registrars = Registrars::new(config)?;
+    let options = OnboardOptions {
+        out_dir: None,
+        archive_dir: None,
+        default_partners: Partner::ALL.to_vec(),
+        show_progress: true,
+        job: "demo-onboard".to_owned(),
+    };
+    let report = run_inbox(warehouse, config, &registrars, &inbox, &archive, &options).await?;
+    for (_, outcome) in &report.handled {
+        print_tally("  shops-sample.csv", &outcome.reports.tally);
+        println!(
+            "  results in {}, rejects in {}",
+            outcome.reports.results.display(),
+            outcome.reports.rejects.display()
+        );
+    }
     Ok(report.status())
 }
 
@@ -68,6 +106,7 @@ async fn print_summary(warehouse: &Warehouse, database: &Path) -> anyhow::Result
         )
         .await?;
     let history = warehouse.count("contract_history", "").await?;
+    let ledger = warehouse.ledger_states().await?;
     let runs = warehouse.count("sync_runs", "").await?;
     println!();
     println!("warehouse {}:", database.display());
@@ -76,6 +115,10 @@ async fn print_summary(warehouse: &Warehouse, database: &Path) -> anyhow::Result
     println!("  trials    {trials}");
     println!("  contract versions {history}");
     println!("  runs      {runs}");
+    println!("  onboarding ledger:");
+    for (provider, state, rows) in ledger {
+        println!("    {provider:<10} {state:<18} {rows}");
+    }
     println!();
     println!("look further with:");
     println!(

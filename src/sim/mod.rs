@@ -8,6 +8,7 @@
 //! are switchable at runtime. The same router also serves the registration
 //! APIs of ELKASSA, MCP, the middleware and QM (see `partners`).
 
+mod clients;
 mod elkassa;
 mod faults;
 mod listing;

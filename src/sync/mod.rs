@@ -4,6 +4,7 @@ mod elkassa;
 pub mod normalize;
 mod pager;
 mod progress;
+mod tickets;
 mod writer;
 
 pub use elkassa::read_listing_once;
@@ -148,13 +149,47 @@ pub async fn sync_all(
             report.skipped.push("elkassa");
         }
     }
-    for partner in ["mcp", "middleware", "qm"] {
+    match &config.middleware {
+        Some(middleware) => report
+            .partners
+            .push(sync_tickets(warehouse, middleware, options).await?),
+        None => report.skipped.push("middleware"),
+    }
+    for partner in ["mcp", "qm"] {
         tracing::debug!(
             provider = partner,
-            "no listing sync for this partner yet: skipped"
+            "publishes no listing: its accounts are the registrations onboarding made"
         );
     }
     Ok(report)
+}
+
+/// Re-polls the middleware's pending enrollment tickets in a run of their own.
+async fn sync_tickets(
+    warehouse: &Warehouse,
+    middleware: &crate::providers::middleware::MiddlewareConfig,
+    options: &SyncOptions,
+) -> Result<PartnerSync, WarehouseError> {
+    let run_id = warehouse.start_run(&options.job, Utc::now()).await?;
+    let span = tracing::info_span!("sync", run_id, provider = "middleware");
+    let client = crate::providers::middleware::MiddlewareClient::new(middleware.clone());
+    let summary = tickets::poll_tickets(warehouse, run_id, &client)
+        .instrument(span)
+        .await;
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(err) => RunSummary {
+            status: RunStatus::Failed,
+            error: Some(err.to_string()),
+            ..RunSummary::default()
+        },
+    };
+    warehouse.finish_run(run_id, Utc::now(), &summary).await?;
+    Ok(PartnerSync {
+        provider: "middleware",
+        run_id,
+        summary,
+    })
 }
 
 fn retention_cutoff(days: u32) -> Option<chrono::DateTime<Utc>> {

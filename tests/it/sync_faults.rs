@@ -63,18 +63,21 @@ on_both_backends!(a_listing_that_only_grows_at_its_end_while_paged_is_read_on_wi
 
 async fn growth_is_read_on(db: &TestWarehouse) {
     let server = partner(300, Faults::default()).await;
-    // The first pass sends one request per page, the empty page after them,
-    // and at most 3 more in flight (concurrency 4): the append below lands
-    // after the tail was first read and before verification ends.
+    // One page in flight, so the order of requests is fixed: the first pass
+    // sends one request per page and the empty page after them; the append
+    // lands on the next request, after the tail was first read and before
+    // verification ends.
     let pages = server.sim().listing_len().div_ceil(10) as u32;
     let faults = Faults {
-        drift_every: pages + 3,
+        drift_every: pages + 2,
         drift_max: 1,
         drift_at_tail: true,
         ..Faults::default()
     };
     server.sim().set_faults(faults);
-    let report = sync(&db.warehouse, &config_for(&server)).await;
+    let mut config = config_for(&server);
+    config.sync.concurrency = 1;
+    let report = sync(&db.warehouse, &config).await;
     let summary = &report.partners[0].summary;
     assert_eq!(report.status(), RunStatus::Succeeded, "{summary:?}");
     assert_eq!(
