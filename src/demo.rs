@@ -50,7 +50,13 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
     print_summary(&warehouse, database).await?;
     warehouse.close().await;
     server.stop().await;
-    Ok(report.status().worst(onboarded))
+    // The sample holds rejected rows on purpose; the demo's exit code is the
+    // sync's, and the onboarding outcome is printed instead.
+    println!(
+        "sample drop: {} (its rejected rows are rejected on purpose)",
+        onboarded.as_str()
+    );
+    Ok(report.status())
 }
 
 /// The sample drop shipped with rekon, built in so the demo runs from any folder.

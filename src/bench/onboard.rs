@@ -114,7 +114,8 @@ fn generated_drop(rows: u32, tag: &str) -> Vec<u8> {
             "{tag}{n},Pelanggan {n},Toko {n},{tag}{n}@bench.example,0812{:08},\"Jl. Bench {n}, Jakarta\",\
              317401{day:02}0190{:04},retail,rahasia-{n},logo{n}.png,email\n",
             n % 100_000_000,
-            n % 10_000
+            // A NIK's sequence number starts at 0001.
+            n % 9_999 + 1
         ));
     }
     text.into_bytes()
