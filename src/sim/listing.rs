@@ -8,12 +8,25 @@ use chrono::NaiveDateTime;
 
 use super::population::{Population, User, FIRST_REGISTRATION};
 
-/// A test's change to one user, applied when the user is rendered.
-#[derive(Clone, Copy, Debug, Default)]
+/// A change to one user (by a test, a registration or an activation),
+/// applied when the user is rendered.
+#[derive(Clone, Debug, Default)]
 pub(super) struct Override {
     pub expiry: Option<NaiveDateTime>,
     /// Bit k set: branch k is gone.
     pub removed_cabangs: u8,
+    /// What a registration through the API said about the shop.
+    pub profile: Option<Box<ShopProfile>>,
+    /// The packet an activation put the user on (an index into `PACKETS`).
+    pub packet: Option<u8>,
+}
+
+/// The shop as its registration described it, shown instead of generated values.
+#[derive(Clone, Debug)]
+pub(super) struct ShopProfile {
+    pub email: String,
+    pub toko_name: String,
+    pub toko_address: String,
 }
 
 /// The listing and every deviation from the generated population.

@@ -217,6 +217,34 @@ impl Simulator {
         true
     }
 
+    /// Shows a registered shop with the email, name and address it registered with.
+    pub(crate) fn set_shop_profile(
+        &self,
+        registration_id: &str,
+        email: &str,
+        toko_name: &str,
+        toko_address: &str,
+    ) {
+        let mut catalogue = self.write();
+        if let Some(index) = catalogue.lookup(registration_id) {
+            catalogue.override_mut(index).profile = Some(Box::new(listing::ShopProfile {
+                email: email.to_owned(),
+                toko_name: toko_name.to_owned(),
+                toko_address: toko_address.to_owned(),
+            }));
+        }
+    }
+
+    /// Puts a user on packet `packet` (an index into the packets), expiring at `expired`.
+    pub(crate) fn set_packet(&self, registration_id: &str, packet: u8, expired: NaiveDateTime) {
+        let mut catalogue = self.write();
+        if let Some(index) = catalogue.lookup(registration_id) {
+            let extra = catalogue.override_mut(index);
+            extra.packet = Some(packet);
+            extra.expiry = Some(expired);
+        }
+    }
+
     /// Removes a user from the listing (every entry) and from the detail endpoint.
     pub fn remove_user(&self, registration_id: &str) -> bool {
         let mut catalogue = self.write();

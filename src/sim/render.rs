@@ -61,12 +61,22 @@ pub(super) fn user(
     extra: Option<&Override>,
 ) {
     let expiry = extra.and_then(|o| o.expiry).unwrap_or(user.expiry);
-    let packet = &PACKETS[usize::from(user.packet)];
+    let packet_index = extra.and_then(|o| o.packet).unwrap_or(user.packet);
+    let notes_index = extra.and_then(|o| o.packet).unwrap_or(user.notes);
+    let packet = &PACKETS[usize::from(packet_index)];
+    let profile = extra.and_then(|o| o.profile.as_deref());
     out.push_str(r#"{"registration_id":""#);
     push_registration_id(out, user.index);
-    out.push_str(r#"","email":"shop"#);
-    push_u64(out, u64::from(user.email_index));
-    out.push_str(r#"@example.test","registered_date":""#);
+    out.push_str(r#"","email":""#);
+    match profile {
+        Some(profile) => push_escaped(out, &profile.email),
+        None => {
+            out.push_str("shop");
+            push_u64(out, u64::from(user.email_index));
+            out.push_str("@example.test");
+        }
+    }
+    out.push_str(r#"","registered_date":""#);
     push_datetime(out, user.registered);
     out.push_str(r#"","user_type":""#);
     out.push_str(if user.grosir { "1" } else { "0" });
@@ -79,11 +89,17 @@ pub(super) fn user(
     out.push_str(r#"","expired_date":""#);
     push_datetime(out, expiry);
     out.push_str(r#"","contract_notes":""#);
-    out.push_str(PACKETS[usize::from(user.notes)].desc);
+    out.push_str(PACKETS[usize::from(notes_index)].desc);
     out.push_str(r#"","toko_name":""#);
-    push_toko_name(out, user);
+    match profile {
+        Some(profile) => push_escaped(out, &profile.toko_name),
+        None => push_toko_name(out, user),
+    }
     out.push_str(r#"","toko_address":""#);
-    push_address(out, user.street, user.house, user.city);
+    match profile {
+        Some(profile) => push_escaped(out, &profile.toko_address),
+        None => push_address(out, user.street, user.house, user.city),
+    }
     // The document's trap: the same key again, now meaning the account status.
     out.push_str(r#"","user_type_desc":""#);
     out.push_str(if user.active { "ACTIVE" } else { "INACTIVE" });

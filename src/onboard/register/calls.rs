@@ -198,11 +198,13 @@ pub(super) async fn run_middleware(
         .external_id
         .clone()
         .unwrap_or_else(|| client.new_ticket_id());
-    warehouse.open_ticket(&ticket, task.customer_id, id).await?;
     registrars.admit(Partner::Middleware).await;
+    // The ledger holds the ticket id before the ticket row exists, so a crash
+    // in between still reuses this id: one ticket per row, ever.
     if !warehouse.mark_sent(&task.entry, Some(&ticket)).await? {
         return Ok(PartnerOutcome::busy());
     }
+    warehouse.open_ticket(&ticket, task.customer_id, id).await?;
     let resolution = if task.entry.is_ambiguous() {
         "ticket_repost"
     } else {

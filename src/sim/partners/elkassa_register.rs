@@ -81,6 +81,12 @@ async fn register(State(sim): State<Simulator>, body: Bytes) -> Response {
             || !generated_with_email(&sim, &email).is_empty();
         (!taken).then(|| {
             let registration_id = sim.register_shop();
+            sim.set_shop_profile(
+                &registration_id,
+                &email,
+                field(&form, "toko_name").trim(),
+                field(&form, "address").trim(),
+            );
             shops.push(Shop {
                 email,
                 registration_id: registration_id.clone(),
@@ -187,6 +193,10 @@ fn apply_activation(sim: &Simulator, form: &str) -> Result<(String, usize), &'st
         return Err("registration_id tidak sesuai dengan email");
     }
     shop.packet = packet;
+    // The listing shows the new packet from now on, running from today.
+    let months = i64::from(PACKETS[packet].months);
+    let expires = sim.wib_now() + chrono::TimeDelta::days(30 * months);
+    sim.set_packet(&shop.registration_id, packet as u8, expires);
     Ok((shop.registration_id.clone(), packet))
 }
 
