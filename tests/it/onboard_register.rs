@@ -339,6 +339,12 @@ async fn sync_polls_pending_tickets_until_done(db: &TestWarehouse) {
         scalar(w, "SELECT COUNT(*) FROM provider_accounts WHERE provider = 'middleware' AND status = 'enrolled'").await,
         6
     );
+    // The shops registered through the API come back in the listing, with
+    // their own email, so the sync joins them to the onboarding's customers.
+    let joined = "SELECT COUNT(*) FROM provider_accounts a JOIN registrations r \
+                  ON r.provider = 'elkassa' AND r.external_id = a.external_id AND r.customer_id = a.customer_id \
+                  WHERE a.provider = 'elkassa' AND a.email = r.email";
+    assert_eq!(scalar(w, joined).await, 7);
     server.stop().await;
 }
-on_both_backends!(every_sync_polls_pending_enrollment_tickets_and_records_their_outcome => sync_polls_pending_tickets_until_done);
+on_both_backends!(every_sync_polls_pending_tickets_and_lists_registered_shops_under_their_customers => sync_polls_pending_tickets_until_done);
