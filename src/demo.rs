@@ -41,6 +41,7 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
         &SyncOptions {
             job: "demo".to_owned(),
             show_progress: true,
+            ..SyncOptions::default()
         },
     )
     .await?;

@@ -11,6 +11,7 @@ pub mod onboard;
 pub mod outcome;
 pub mod providers;
 pub mod secrets;
+pub mod shutdown;
 pub mod sim;
 pub mod sync;
 pub mod telemetry;

@@ -235,6 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
             let options = SyncOptions {
                 job: args.job,
                 show_progress: !args.no_progress,
+                shutdown: crate::shutdown::on_signals(),
             };
             let report = sync_all(&warehouse, &config, &options).await?;
             print_sync_report(&report);
