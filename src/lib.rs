@@ -10,6 +10,7 @@ pub mod demo;
 pub mod onboard;
 pub mod outcome;
 pub mod providers;
+pub mod schedule;
 pub mod secrets;
 pub mod shutdown;
 pub mod sim;

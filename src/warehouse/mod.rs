@@ -7,6 +7,7 @@
 
 mod admin;
 mod elkassa;
+mod jobs;
 mod raw;
 mod runs;
 
@@ -15,6 +16,7 @@ pub use elkassa::{
     AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, PhaseTimes,
     RecordIssue, SweepStats,
 };
+pub use jobs::JobStats;
 pub use raw::{compress_body, decompress_body, RawBody};
 pub use runs::{RunRecord, RunSummary};
 
