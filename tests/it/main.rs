@@ -3,6 +3,8 @@
 
 mod harness;
 mod onboard_cli;
+mod schedule_cli;
+mod schedule_stop;
 mod sync_cli;
 mod sync_faults;
 mod sync_lands;
