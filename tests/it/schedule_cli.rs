@@ -195,8 +195,9 @@ async fn job_run_is_recorded(db: &TestWarehouse) {
 
     let rows = runs(&db.warehouse).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
-    let (sync_id, sync_job, sync_status, _) = &rows[0];
-    let (job_id, job, job_status, counts) = &rows[1];
+    // The job row is opened first, its sync step's row inside it.
+    let (job_id, job, job_status, counts) = &rows[0];
+    let (sync_id, sync_job, sync_status, _) = &rows[1];
     assert_eq!(
         (sync_job.as_str(), sync_status.as_str()),
         ("hourly.sync", "succeeded")
