@@ -119,7 +119,7 @@ impl FaultGate {
             return false;
         }
         let n = self.page_requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % u64::from(faults.drift_every) != 0 {
+        if !n.is_multiple_of(u64::from(faults.drift_every)) {
             return false;
         }
         if faults.drift_max == 0 {
