@@ -64,7 +64,7 @@ pub const SCHEDULE_ABOUT: &str = "Run every job in the jobs folder at its cron t
 Each due tick runs once across every scheduler sharing the warehouse (a per-job lock, and a tick a run \
 already served is skipped); a tick that finds the job's previous run still going is skipped. Missed runs \
 (schedule.misfire): \"coalesce\" (default) runs a job once at start-up when its latest tick has no run \
-since and the job ran before; \"skip\" waits for the next tick. Never is every missed tick replayed. \
+since and the job ran before; \"skip\" waits for the next tick. Missed ticks are never replayed one by one. \
 On SIGTERM/Ctrl-C no new run starts; runs in hand commit what they hold, end interrupted, and the \
 process exits within schedule.stop_grace_secs.";
 

@@ -300,3 +300,54 @@ async fn two_schedulers_on_one_postgres_database_run_each_due_tick_exactly_once(
     server.stop().await;
     db.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_started_after_a_missed_tick_runs_the_job_once_at_once() {
+    let db = TestWarehouse::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = jobs_dir(dir.path(), "daily", "0 0 2 * * *");
+    // The job last ran three days ago: at least two 02:00 ticks were missed.
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(3);
+    let old = db.warehouse.start_run("daily", long_ago).await.unwrap();
+    let done = rekon::warehouse::RunSummary {
+        status: rekon::outcome::RunStatus::Succeeded,
+        ..Default::default()
+    };
+    db.warehouse.finish_run(old, long_ago, &done).await.unwrap();
+    let server = plain_partner(20, 0).await;
+    let log = dir.path().join("schedule.log");
+    let args = ["schedule", "--jobs-dir", jobs.to_str().unwrap()];
+    let mut scheduler = rekon(&db.url, &server, &args, &log).spawn().unwrap();
+    let caught_up = "SELECT COUNT(*) FROM sync_runs WHERE job = 'daily' AND status = 'succeeded'";
+    wait_until(Duration::from_secs(60), "the catch-up run", || async {
+        scalar(&db.warehouse, caught_up).await >= 2
+    })
+    .await;
+    terminate(&scheduler);
+    let status = exit_within(&mut scheduler, Duration::from_secs(30)).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", printed(&log));
+
+    let rows: Vec<_> = runs(&db.warehouse)
+        .await
+        .into_iter()
+        .filter(|r| r.1 == "daily")
+        .collect();
+    assert_eq!(
+        rows.len(),
+        2,
+        "one catch-up run, not one per missed tick: {rows:?}"
+    );
+    let counts: serde_json::Value = serde_json::from_str(&rows[1].3).unwrap();
+    assert_eq!(counts["job"]["trigger"], "catch_up", "{counts}");
+    let tick: chrono::DateTime<chrono::Utc> = counts["job"]["scheduled_for"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        chrono::Utc::now() - tick < chrono::Duration::days(1),
+        "the latest missed tick: {tick}"
+    );
+    server.stop().await;
+    db.cleanup().await;
+}
