@@ -232,6 +232,20 @@ async fn job_run_is_recorded(db: &TestWarehouse) {
     server.stop().await;
 }
 
+/// How many runs of `job` each scheduled tick got.
+async fn runs_per_tick(warehouse: &Warehouse, job: &str) -> BTreeMap<String, u32> {
+    let mut per_tick = BTreeMap::new();
+    for (_, name, _, counts) in runs(warehouse).await {
+        if name == job {
+            let counts: serde_json::Value = serde_json::from_str(&counts).unwrap();
+            assert_eq!(counts["job"]["trigger"], "schedule", "{counts}");
+            let tick = counts["job"]["scheduled_for"].as_str().unwrap().to_owned();
+            *per_tick.entry(tick).or_default() += 1;
+        }
+    }
+    per_tick
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_on_one_postgres_database_run_each_due_tick_exactly_once() {
     let db = TestWarehouse::postgres().await;
@@ -266,15 +280,7 @@ async fn two_schedulers_on_one_postgres_database_run_each_due_tick_exactly_once(
         );
     }
 
-    let mut per_tick: BTreeMap<String, u32> = BTreeMap::new();
-    for (_, job, _, counts) in runs(&db.warehouse).await {
-        if job == "often" {
-            let counts: serde_json::Value = serde_json::from_str(&counts).unwrap();
-            assert_eq!(counts["job"]["trigger"], "schedule", "{counts}");
-            let tick = counts["job"]["scheduled_for"].as_str().unwrap().to_owned();
-            *per_tick.entry(tick).or_default() += 1;
-        }
-    }
+    let per_tick = runs_per_tick(&db.warehouse, "often").await;
     assert!(
         per_tick.values().all(|&runs| runs == 1),
         "a tick ran twice: {per_tick:?}"
