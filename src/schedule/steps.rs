@@ -31,7 +31,7 @@ pub enum Step {
 pub struct SyncStep {
     /// Partners to read; only those with a listing sync (ELKASSA today) do anything.
     pub partners: Vec<Partner>,
-    /// `sync_runs.job` of the per-partner rows (default `<job>.sync`).
+    /// `sync_runs.job` of the per-partner rows: `<job>.` and a suffix (default `<job>.sync`).
     pub job: String,
     /// Overrides `sync.max_drift_rounds` for this step.
     pub max_drift_rounds: Option<u32>,
@@ -120,10 +120,22 @@ impl Step {
 
 fn parse_sync(raw: RawSync, job: &str) -> Result<Step, BadOption> {
     let name = raw.job.unwrap_or_else(|| format!("{job}.sync"));
-    super::job::check_name(&name).map_err(|reason| BadOption {
-        key: "job".into(),
-        reason,
-    })?;
+    // The prefix ties the rows to this job's lock, so only this job's next
+    // run may close them as abandoned; another job's live run is never touched.
+    let prefix = format!("{job}.");
+    super::job::check_name(&name)
+        .and_then(
+            |()| match name.starts_with(&prefix) && name.len() > prefix.len() {
+                true => Ok(()),
+                false => Err(format!(
+                    "{name:?} must start with {prefix:?}, so its rows belong to this job"
+                )),
+            },
+        )
+        .map_err(|reason| BadOption {
+            key: "job".into(),
+            reason,
+        })?;
     if raw.concurrency == Some(0) {
         return Err(BadOption {
             key: "concurrency".into(),

@@ -188,6 +188,11 @@ fn step_options_are_checked_at_load_time() {
             "at least 1",
         ),
         ("partners = [\"qm\"]\n", "steps[0].step", "missing"),
+        (
+            "step = \"sync\"\njob = \"nightly.sync\"\n",
+            "steps[0].job",
+            "must start with \"options.\"",
+        ),
     ];
     for (step, field, detail) in cases {
         let (_dir, _file, shown) = load_text("options", &format!("{base}{step}"));
