@@ -118,6 +118,7 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
     let options = SyncOptions {
         job: "bench".to_owned(),
         show_progress: false,
+        ..SyncOptions::default()
     };
     let mut status = RunStatus::Succeeded;
     for label in [

@@ -3,6 +3,9 @@
 
 mod onboard;
 mod partners;
+mod schedule;
+
+pub use schedule::{Misfire, ScheduleConfig};
 
 pub use onboard::OnboardConfig;
 
@@ -55,6 +58,8 @@ pub struct Config {
     pub qm: Option<QmConfig>,
     /// Bulk onboarding from CSV drops.
     pub onboard: OnboardConfig,
+    /// Job files, metrics file and missed-run policy of the scheduler.
+    pub schedule: ScheduleConfig,
 }
 
 /// Warehouse settings (`[warehouse]`).
@@ -216,6 +221,8 @@ struct RawConfig {
     middleware: Option<partners::RawMiddleware>,
     qm: Option<partners::RawQm>,
     onboard: Option<onboard::RawOnboard>,
+    #[serde(default)]
+    schedule: ScheduleConfig,
 }
 
 impl Config {
@@ -247,6 +254,7 @@ impl Config {
                 .transpose()?,
             qm: raw.qm.map(partners::resolve_qm).transpose()?,
             onboard: onboard::resolve_onboard(raw.onboard)?,
+            schedule: raw.schedule,
         })
     }
 
@@ -263,7 +271,7 @@ impl Config {
 /// separates the section, the rest is the key. Variables that name no
 /// section of ours (`REKON_LOG`, `REKON_CONFIG`) are left out.
 fn rekon_env() -> Env {
-    const SECTIONS: [&str; 7] = [
+    const SECTIONS: [&str; 8] = [
         "warehouse",
         "sync",
         "elkassa",
@@ -271,6 +279,7 @@ fn rekon_env() -> Env {
         "middleware",
         "qm",
         "onboard",
+        "schedule",
     ];
     Env::prefixed("REKON_")
         .filter(|key| {

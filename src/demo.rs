@@ -43,6 +43,7 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
         &SyncOptions {
             job: "demo".to_owned(),
             show_progress: true,
+            ..SyncOptions::default()
         },
     )
     .await?;
@@ -82,6 +83,7 @@ async fn onboard_sample(
         default_partners: Partner::ALL.to_vec(),
         show_progress: true,
         job: "demo-onboard".to_owned(),
+        shutdown: crate::shutdown::Shutdown::never(),
     };
     let report = run_inbox(warehouse, config, &registrars, &inbox, &archive, &options).await?;
     for (_, outcome) in &report.handled {

@@ -78,6 +78,7 @@ async fn bench_registration(args: &BenchOnboardArgs) -> anyhow::Result<()> {
         default_partners: Partner::ALL.to_vec(),
         show_progress: false,
         job: "bench-onboard".to_owned(),
+        shutdown: crate::shutdown::Shutdown::never(),
     };
     let outcome = onboard_file(&warehouse, &config, &registrars, &file, &options).await?;
     let calls_secs = outcome.calls_elapsed.as_secs_f64().max(1e-9);

@@ -13,6 +13,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod schedule;
+pub use schedule::{JobsArgs, JobsCommand, RunArgs, ScheduleArgs};
+
 /// rekon: sync partner APIs into a warehouse that analysts query (Postgres, or an embedded SQLite file).
 ///
 /// Exit codes: 0 success, 1 completed with problems an operator must see
@@ -60,6 +63,15 @@ pub enum Command {
     /// Measure throughput and peak memory.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Job files: check them and show when each runs next.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Run one job now (for crontab, systemd timers, Kubernetes CronJobs).
+    #[command(long_about = schedule::RUN_ABOUT)]
+    Run(RunArgs),
+    /// Run jobs at their cron times until SIGTERM or Ctrl-C.
+    #[command(long_about = schedule::SCHEDULE_ABOUT)]
+    Schedule(ScheduleArgs),
     /// Show the latest runs.
     Runs {
         /// How many runs.
@@ -214,6 +226,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
             let options = SyncOptions {
                 job: args.job,
                 show_progress: !args.no_progress,
+                shutdown: crate::shutdown::on_signals(),
             };
             let report = sync_all(&warehouse, &config, &options).await?;
             print_sync_report(&report);
@@ -240,6 +253,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
         }
         Command::Bench(command) => {
             crate::bench::run_bench(command, cli.database_url.as_deref()).await
+        }
+        Command::Jobs(command) => schedule::list_jobs(command, &load_config()?),
+        Command::Run(args) => {
+            schedule::run_now(args, load_config()?, cli.database_url.as_deref()).await
+        }
+        Command::Schedule(args) => {
+            schedule::schedule(args, load_config()?, cli.database_url.as_deref()).await
         }
         Command::Runs { limit } => {
             let config = load_config()?;

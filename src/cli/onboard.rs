@@ -76,6 +76,7 @@ pub async fn onboard(
         default_partners,
         show_progress: !args.no_progress,
         job: args.job.clone(),
+        shutdown: crate::shutdown::on_signals(),
     };
     let status = match &args.inbox {
         Some(inbox) => {

@@ -127,3 +127,35 @@ fn a_registration_partner_missing_a_credential_is_named() {
         Ok(())
     });
 }
+
+#[test]
+fn the_schedule_section_is_read_from_the_file_and_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.set_env(
+            "REKON_SCHEDULE_METRICS_FILE",
+            "/var/lib/textfile/rekon.prom",
+        );
+        let config = load_in(
+            jail,
+            "[schedule]\njobs_dir = \"/etc/rekon/jobs\"\nmisfire = \"skip\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.schedule.jobs_dir, Path::new("/etc/rekon/jobs"));
+        assert_eq!(config.schedule.misfire, Misfire::Skip);
+        assert_eq!(
+            config.schedule.metrics_file.as_deref(),
+            Some(Path::new("/var/lib/textfile/rekon.prom"))
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unknown_misfire_policy_is_refused_naming_the_key() {
+    Jail::expect_with(|jail| {
+        let err = load_in(jail, "[schedule]\nmisfire = \"replay_all\"\n").unwrap_err();
+        let shown = format!("{err:#}");
+        assert!(shown.contains("misfire"), "{shown}");
+        Ok(())
+    });
+}

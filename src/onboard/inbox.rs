@@ -63,6 +63,13 @@ pub struct InboxReport {
 impl InboxReport {
     /// The worst outcome over the files: failed when a file was unreadable or left behind.
     pub fn status(&self) -> RunStatus {
+        let stopped = self
+            .left
+            .iter()
+            .any(|(_, reason)| reason.contains("rekon was stopping"));
+        if stopped {
+            return RunStatus::Interrupted;
+        }
         let mut status = RunStatus::Succeeded;
         for (_, outcome) in &self.handled {
             status = status.worst(outcome.status);
@@ -96,6 +103,12 @@ pub async fn run_inbox(
         ..options.clone()
     };
     for path in ready {
+        if options.shutdown.is_requested() {
+            report
+                .left
+                .push((path, "not started: rekon was stopping".to_owned()));
+            continue;
+        }
         match onboard_file(warehouse, config, registrars, &path, &options).await {
             Ok(outcome) => report.handled.push((path, outcome)),
             Err(err) if err.downcast_ref::<DropError>().is_some() => {

@@ -11,6 +11,7 @@ use crate::outcome::RunStatus;
 use crate::providers::elkassa::{
     parse_registration_data, ElkassaClient, PROVIDER, REGISTRATION_ENDPOINT,
 };
+use crate::shutdown::Shutdown;
 use crate::warehouse::{RunSummary, SweepStats, Warehouse, WarehouseError};
 use chrono::Utc;
 use std::sync::Arc;
@@ -39,7 +40,11 @@ pub async fn sync_elkassa(
     let mut summary = match run_listing(warehouse, run_id, client, config, sync, options).await {
         Ok(summary) => summary,
         Err((err, partial)) => RunSummary {
-            status: RunStatus::Failed,
+            status: if matches!(err, SyncError::Interrupted) {
+                RunStatus::Interrupted
+            } else {
+                RunStatus::Failed
+            },
             error: Some(err.to_string()),
             ..partial
         },
@@ -59,7 +64,10 @@ async fn run_listing(
     options: &SyncOptions,
 ) -> Result<RunSummary, Failure> {
     let no_counts = |err: SyncError| (err, RunSummary::default());
-    let catalog = load_packets(warehouse, &client).await.map_err(no_counts)?;
+    let stop = &options.shutdown;
+    let catalog = until_stopped(stop, load_packets(warehouse, &client))
+        .await
+        .map_err(no_counts)?;
     let progress = progress_for(warehouse, sync, options).await;
     let loaders = warehouse
         .elkassa_loaders(run_id, sync.writers)
@@ -72,7 +80,9 @@ async fn run_listing(
         zone: config.timezone,
     });
     let mut pager = Pager::new(fetcher, sync.concurrency, to_writer, Arc::clone(&progress));
-    let listing = read_listing(&mut pager, sync.max_drift_rounds).await;
+    // Stopping drops the read: in-flight page requests are cancelled, and
+    // the pages already handed to the writer are still committed below.
+    let listing = until_stopped(stop, read_listing(&mut pager, sync.max_drift_rounds)).await;
     let pages_fetched = pager.pages_fetched;
     drop(pager); // closes the writer's channel so it flushes and ends
     let written = match writer.await {
@@ -97,6 +107,20 @@ async fn run_listing(
         sync.max_removal_share,
     )
     .await
+}
+
+/// Runs `work` unless a stop is requested first; then `work` is dropped.
+async fn until_stopped<T>(
+    stop: &Shutdown,
+    work: impl std::future::Future<Output = Result<T, SyncError>>,
+) -> Result<T, SyncError> {
+    tokio::select! {
+        done = work => done,
+        () = stop.requested() => {
+            tracing::warn!(provider = PROVIDER, "stop requested: no further pages are fetched");
+            Err(SyncError::Interrupted)
+        }
+    }
 }
 
 /// Progress display sized by the last complete listing.

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::outcome::RunStatus;
 use crate::providers::elkassa::EnvelopeError;
 use crate::providers::http::FetchError;
+use crate::shutdown::Shutdown;
 use crate::warehouse::{RunSummary, Warehouse, WarehouseError};
 use chrono::Utc;
 use tracing::Instrument;
@@ -44,6 +45,9 @@ pub enum SyncError {
     /// A task panicked or was cancelled.
     #[error("internal task failure: {0}")]
     Task(String),
+    /// A stop was requested (SIGTERM, Ctrl-C) before the listing was read.
+    #[error("stopped on request before the listing was read; pages committed so far are kept, removals were not swept")]
+    Interrupted,
 }
 
 impl SyncError {
@@ -70,6 +74,9 @@ pub struct SyncOptions {
     pub job: String,
     /// Draw a progress bar when stderr is a terminal.
     pub show_progress: bool,
+    /// When fired, no new page is fetched; pages in hand are committed and
+    /// the run ends `interrupted`.
+    pub shutdown: Shutdown,
 }
 
 impl Default for SyncOptions {
@@ -77,6 +84,7 @@ impl Default for SyncOptions {
         Self {
             job: "sync".to_owned(),
             show_progress: true,
+            shutdown: Shutdown::never(),
         }
     }
 }
@@ -131,7 +139,11 @@ pub async fn sync_all(
             .instrument(span)
             .await;
             warehouse.finish_run(run_id, Utc::now(), &summary).await?;
-            if let Some(cutoff) = retention_cutoff(config.warehouse.raw_retention_days) {
+            // Pruning can wait for the next run when a stop is pending.
+            let stopping = options.shutdown.is_requested();
+            if let Some(cutoff) =
+                retention_cutoff(config.warehouse.raw_retention_days).filter(|_| !stopping)
+            {
                 let pruned = warehouse.prune_raw(cutoff).await?;
                 tracing::debug!(pruned, "pruned raw responses past retention");
             }

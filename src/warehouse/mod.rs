@@ -7,6 +7,7 @@
 
 mod admin;
 mod elkassa;
+mod jobs;
 mod ledger;
 mod partner_records;
 mod raw;
@@ -18,6 +19,7 @@ pub use elkassa::{
     AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, PhaseTimes,
     RecordIssue, SweepStats,
 };
+pub use jobs::JobStats;
 pub use ledger::{Completion, LedgerEntry, NewEntry, FINAL_STATES};
 pub use partner_records::{AccountFacts, CustomerFacts, MatchRule};
 pub use raw::{compress_body, decompress_body, RawBody};

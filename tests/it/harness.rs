@@ -129,6 +129,7 @@ pub async fn sync(warehouse: &Warehouse, config: &Config) -> SyncReport {
     let options = SyncOptions {
         job: "test".to_owned(),
         show_progress: false,
+        ..SyncOptions::default()
     };
     sync_all(warehouse, config, &options)
         .await

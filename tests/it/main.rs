@@ -5,6 +5,8 @@ mod harness;
 mod onboard_cli;
 mod onboard_process;
 mod onboard_register;
+mod schedule_cli;
+mod schedule_stop;
 mod sync_cli;
 mod sync_faults;
 mod sync_lands;

@@ -79,6 +79,7 @@ fn options(out: &Path) -> OnboardOptions {
         default_partners: Partner::ALL.to_vec(),
         show_progress: false,
         job: "test-onboard".to_owned(),
+        shutdown: rekon::shutdown::Shutdown::never(),
     }
 }
 

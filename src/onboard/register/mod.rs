@@ -20,10 +20,11 @@ use super::report::{write_reports, ReportCell, Reports};
 use super::{read_drop, Partner, ValidRow};
 use crate::config::Config;
 use crate::outcome::RunStatus;
+use crate::shutdown::Shutdown;
 use crate::warehouse::{RunSummary, Warehouse};
 use anyhow::Context;
 use chrono::Utc;
-use futures::StreamExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use prepare::{prepare, Task};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ pub struct OnboardOptions {
     pub show_progress: bool,
     /// Job name recorded in `sync_runs.job`.
     pub job: String,
+    /// Fired on SIGTERM/Ctrl-C: no new call starts; the file stays in the inbox.
+    pub shutdown: Shutdown,
 }
 
 /// Where one partner call (or its resolution) left a row.
@@ -67,6 +70,15 @@ impl PartnerOutcome {
             message: message.into(),
             activation: None,
         }
+    }
+
+    /// The row was not sent because rekon was stopping.
+    pub fn stopped() -> Self {
+        Self::new(
+            "failed",
+            None,
+            "not sent: rekon was stopping; the next run sends it",
+        )
     }
 
     /// The row was claimed by another onboarding run at the same moment.
@@ -160,9 +172,11 @@ async fn onboard_in_run(
     let started = Instant::now();
     let outcomes = execute(registrars, warehouse, plan.tasks, run_id, options).await?;
     let calls_elapsed = started.elapsed();
+    let stopped = options.shutdown.is_requested();
+    // A file whose rows were not all tried stays where it is for the next run.
     let archived = match &options.archive_dir {
-        Some(dir) => Some(super::archive::archive_drop(path, &bytes, dir)?),
-        None => None,
+        Some(dir) if !stopped => Some(super::archive::archive_drop(path, &bytes, dir)?),
+        _ => None,
     };
     let out_dir = options.out_dir.clone().unwrap_or_else(|| {
         archived
@@ -180,7 +194,9 @@ async fn onboard_in_run(
         outcomes.values().any(PartnerOutcome::is_problem) || rows.iter().any(Result::is_err);
     Ok(FileOutcome {
         run_id,
-        status: if problems {
+        status: if stopped {
+            RunStatus::Interrupted
+        } else if problems {
             RunStatus::Partial
         } else {
             RunStatus::Succeeded
@@ -202,24 +218,57 @@ async fn execute(
     options: &OnboardOptions,
 ) -> anyhow::Result<HashMap<(u64, Partner), PartnerOutcome>> {
     let progress = super::progress::OnboardProgress::new(tasks.len() as u64, options.show_progress);
-    let mut results = futures::stream::iter(tasks)
-        .map(|task| {
-            let progress = &progress;
-            async move {
-                let key = (task.row.line, task.partner);
-                let outcome = registrars.run(warehouse, &task, run_id).await;
-                progress.add(task.partner, outcome.as_ref().ok());
-                outcome.map(|outcome| (key, outcome))
-            }
-        })
-        .buffer_unordered(registrars.concurrency());
+    let call = Call {
+        registrars,
+        warehouse,
+        run_id,
+        options,
+        progress: &progress,
+    };
+    // A plain loop over named futures, not stream combinators: closures that
+    // borrow would make the future not provably Send for the scheduler.
+    let mut waiting = tasks.into_iter();
+    let mut running = FuturesUnordered::new();
+    for task in waiting.by_ref().take(registrars.concurrency()) {
+        running.push(run_task(call, task));
+    }
     let mut outcomes = HashMap::new();
-    while let Some(result) = results.next().await {
+    while let Some(result) = running.next().await {
         let (key, outcome) = result?;
         outcomes.insert(key, outcome);
+        if let Some(task) = waiting.next() {
+            running.push(run_task(call, task));
+        }
     }
     progress.finish();
     Ok(outcomes)
+}
+
+/// What every call of one file shares.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    registrars: &'a Registrars,
+    warehouse: &'a Warehouse,
+    run_id: i64,
+    options: &'a OnboardOptions,
+    progress: &'a super::progress::OnboardProgress,
+}
+
+async fn run_task(
+    call: Call<'_>,
+    task: Task<'_>,
+) -> Result<((u64, Partner), PartnerOutcome), crate::warehouse::WarehouseError> {
+    let key = (task.row.line, task.partner);
+    if call.options.shutdown.is_requested() {
+        // Not sent: the entry keeps its state for the next run.
+        return Ok((key, PartnerOutcome::stopped()));
+    }
+    let outcome = call
+        .registrars
+        .run(call.warehouse, &task, call.run_id)
+        .await;
+    call.progress.add(task.partner, outcome.as_ref().ok());
+    outcome.map(|outcome| (key, outcome))
 }
 
 fn cell(
