@@ -223,3 +223,66 @@ async fn no_password_or_national_id_reaches_logs_the_warehouse_or_any_written_fi
 
 /// The last digits of the first row's national ID in [`mixed_drop`].
 const NIK_SUFFIX: &str = "0001";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_job_registers_complete_drops_and_leaves_files_still_being_written() {
+    let server = partners(Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    mixed_drop(&inbox, "ready.csv");
+    std::fs::write(inbox.join("half.csv.part"), "ref,name\nP1,Partial").unwrap();
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    let job = format!(
+        "cron = \"0 */5 * * * *\"\ntimezone = \"Asia/Jakarta\"\n\n[[steps]]\nstep = \"onboard_inbox\"\ninbox = \"{}\"\n",
+        inbox.display()
+    );
+    std::fs::write(jobs.join("inbox.toml"), job).unwrap();
+    let config = config_file(dir.path(), &server, 1000.0);
+    let url = format!("sqlite://{}", dir.path().join("warehouse.sqlite").display());
+    let output = rekon(&config, &url)
+        .args(["run", "inbox", "--no-progress", "--jobs-dir"])
+        .arg(&jobs)
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the drop has rejected rows: {printed}"
+    );
+    assert!(
+        dir.path().join("archive").join("ready.csv").exists(),
+        "{printed}"
+    );
+    assert!(dir
+        .path()
+        .join("archive")
+        .join("ready.results.csv")
+        .exists());
+    assert!(!inbox.join("ready.csv").exists());
+    assert!(
+        inbox.join("half.csv.part").exists(),
+        "a file still being written was taken"
+    );
+    let warehouse = rekon::warehouse::Warehouse::connect(&url, 1).await.unwrap();
+    let registered = crate::harness::scalar(
+        &warehouse,
+        "SELECT COUNT(*) FROM registrations WHERE state = 'registered'",
+    )
+    .await;
+    assert_eq!(registered, 7 + 7 + 6 + 6);
+    let file_runs = crate::harness::scalar(
+        &warehouse,
+        "SELECT COUNT(*) FROM sync_runs WHERE job = 'inbox.onboard' AND status = 'partial'",
+    )
+    .await;
+    assert_eq!(file_runs, 1, "one run row for the one drop");
+    warehouse.close().await;
+    server.stop().await;
+}
