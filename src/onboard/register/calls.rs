@@ -11,6 +11,33 @@ use crate::providers::middleware::{MiddlewareError, TicketOutcome};
 use crate::providers::qm::{self, QmCustomer, QmError, QmOutcome};
 use crate::warehouse::{AccountFacts, TicketPoll, Warehouse, WarehouseError};
 
+/// Why a call failed, as far as the ledger cares.
+enum Failure {
+    /// The request may have been applied: `unknown`, resolved next run.
+    Ambiguous,
+    /// Refused before sending: the row breaks a partner rule (`rejected`).
+    Invalid,
+    /// Credentials refused: `failed`, and no more calls to the partner this run.
+    Refused,
+    /// Anything else: `failed`, sent again next run.
+    Other,
+}
+
+impl Failure {
+    /// The ledger state of the entry; a refusal also stops calls to `partner`.
+    fn state(self, registrars: &Registrars, partner: Partner) -> &'static str {
+        match self {
+            Failure::Ambiguous => "unknown",
+            Failure::Invalid => "rejected",
+            Failure::Refused => {
+                registrars.refuse(partner);
+                "failed"
+            }
+            Failure::Other => "failed",
+        }
+    }
+}
+
 /// The resolution recorded when a resend settles an earlier ambiguous call.
 fn duplicate_resolution(task: &Task<'_>) -> &'static str {
     if task.entry.is_ambiguous() {
@@ -83,15 +110,13 @@ pub(super) async fn run_mcp(
             complete(warehouse, id, "rejected", None, Some("answer"), &message).await
         }
         Err(err) => {
-            let state = match &err {
-                McpError::Ambiguous { .. } => "unknown",
-                McpError::Invalid { .. } => "rejected",
-                McpError::Auth { .. } => {
-                    registrars.refuse(Partner::Mcp);
-                    "failed"
-                }
-                _ => "failed",
+            let failure = match &err {
+                McpError::Ambiguous { .. } => Failure::Ambiguous,
+                McpError::Invalid { .. } => Failure::Invalid,
+                McpError::Auth { .. } => Failure::Refused,
+                _ => Failure::Other,
             };
+            let state = failure.state(registrars, Partner::Mcp);
             complete(warehouse, id, state, None, None, &err.to_string()).await
         }
     }
@@ -167,15 +192,13 @@ pub(super) async fn run_qm(
             complete(warehouse, id, "rejected", None, Some("answer"), &message).await
         }
         Err(err) => {
-            let state = match &err {
-                QmError::Ambiguous { .. } => "unknown",
-                QmError::Invalid(_) => "rejected",
-                QmError::Auth { .. } => {
-                    registrars.refuse(Partner::Qm);
-                    "failed"
-                }
-                _ => "failed",
+            let failure = match &err {
+                QmError::Ambiguous { .. } => Failure::Ambiguous,
+                QmError::Invalid(_) => Failure::Invalid,
+                QmError::Auth { .. } => Failure::Refused,
+                _ => Failure::Other,
             };
+            let state = failure.state(registrars, Partner::Qm);
             complete(warehouse, id, state, None, None, &err.to_string()).await
         }
     }
@@ -266,14 +289,12 @@ pub(super) async fn run_middleware(
             .await
         }
         Err(err) => {
-            let state = match &err {
-                MiddlewareError::Ambiguous { .. } => "unknown",
-                MiddlewareError::Auth { .. } => {
-                    registrars.refuse(Partner::Middleware);
-                    "failed"
-                }
-                _ => "failed",
+            let failure = match &err {
+                MiddlewareError::Ambiguous { .. } => Failure::Ambiguous,
+                MiddlewareError::Auth { .. } => Failure::Refused,
+                _ => Failure::Other,
             };
+            let state = failure.state(registrars, Partner::Middleware);
             complete(warehouse, id, state, Some(&ticket), None, &err.to_string()).await
         }
     }
