@@ -4,6 +4,7 @@
 //! process would, so the figures measure rekon's client and warehouse work.
 
 mod copy;
+mod reconcile;
 
 use crate::config::{Config, ElkassaConfig, SyncConfig};
 use crate::outcome::RunStatus;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 pub enum BenchCommand {
     /// Simulator + sync into a fresh database: users/s, pages/s, rows/s, peak memory.
     Sync(BenchSyncArgs),
+    /// A synthetic warehouse of N customers over four partners, then reconcile: time per phase, peak memory.
+    Reconcile(reconcile::BenchReconcileArgs),
 }
 
 /// What `bench sync` measures.
@@ -64,7 +67,10 @@ pub async fn run_bench(
     command: BenchCommand,
     database_url: Option<&str>,
 ) -> anyhow::Result<RunStatus> {
-    let BenchCommand::Sync(args) = command;
+    let args = match command {
+        BenchCommand::Sync(args) => args,
+        BenchCommand::Reconcile(args) => return reconcile::run(args, database_url).await,
+    };
     let partner = SimThread::start(args.users, args.seed)?;
     let elkassa = ElkassaConfig::new(partner.base_url.clone(), "sim-key", "sim-token");
     let sync = SyncConfig {

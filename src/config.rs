@@ -2,6 +2,9 @@
 //! environment variables, overridden by command-line flags.
 
 mod partners;
+mod reconcile;
+
+pub use reconcile::ReconcileConfig;
 
 use crate::providers::http::RetryPolicy;
 use crate::providers::mcp::McpConfig;
@@ -50,6 +53,8 @@ pub struct Config {
     pub middleware: Option<MiddlewareConfig>,
     /// QM registration; `None` when not configured.
     pub qm: Option<QmConfig>,
+    /// When findings are raised.
+    pub reconcile: ReconcileConfig,
 }
 
 /// Warehouse settings (`[warehouse]`).
@@ -210,6 +215,8 @@ struct RawConfig {
     mcp: Option<partners::RawMcp>,
     middleware: Option<partners::RawMiddleware>,
     qm: Option<partners::RawQm>,
+    #[serde(default)]
+    reconcile: ReconcileConfig,
 }
 
 impl Config {
@@ -240,6 +247,7 @@ impl Config {
                 .map(partners::resolve_middleware)
                 .transpose()?,
             qm: raw.qm.map(partners::resolve_qm).transpose()?,
+            reconcile: raw.reconcile,
         })
     }
 
@@ -256,7 +264,15 @@ impl Config {
 /// separates the section, the rest is the key. Variables that name no
 /// section of ours (`REKON_LOG`, `REKON_CONFIG`) are left out.
 fn rekon_env() -> Env {
-    const SECTIONS: [&str; 6] = ["warehouse", "sync", "elkassa", "mcp", "middleware", "qm"];
+    const SECTIONS: [&str; 7] = [
+        "warehouse",
+        "sync",
+        "elkassa",
+        "mcp",
+        "middleware",
+        "qm",
+        "reconcile",
+    ];
     Env::prefixed("REKON_")
         .filter(|key| {
             let key = key.as_str().to_ascii_lowercase();

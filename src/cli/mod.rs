@@ -11,6 +11,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod reconcile;
+
 /// rekon: sync partner APIs into a warehouse that analysts query (Postgres, or an embedded SQLite file).
 ///
 /// Exit codes: 0 success, 1 completed with problems an operator must see
@@ -55,6 +57,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Validate CSV drops for bulk onboarding and write their results and rejects files.
     Onboard(OnboardArgs),
+    /// Compute findings across partners and store what changed (also the last step of sync).
+    Reconcile(reconcile::ReconcileArgs),
+    /// Write the morning report (HTML), or export findings and expiring trials (CSV, Parquet, JSON).
+    Report(reconcile::ReportArgs),
     /// Measure throughput and peak memory.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -238,8 +244,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
             };
             let report = sync_all(&warehouse, &config, &options).await?;
             print_sync_report(&report);
+            let reconciled = reconcile::after_sync(&warehouse, &config, report.status()).await?;
             warehouse.close().await;
-            Ok(report.status())
+            Ok(report.status().worst(reconciled))
         }
         Command::Migrate => {
             let config = load_config()?;
@@ -256,6 +263,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
         Command::Sim(args) => serve_sim(args).await,
         Command::Demo(args) => crate::demo::run_demo(&args.database, args.users, args.seed).await,
         Command::Onboard(args) => onboard(args),
+        Command::Reconcile(args) => {
+            reconcile::reconcile(args, &load_config()?, cli.database_url.as_deref()).await
+        }
+        Command::Report(args) => {
+            reconcile::report(args, &load_config()?, cli.database_url.as_deref()).await
+        }
         Command::Bench(command) => {
             crate::bench::run_bench(command, cli.database_url.as_deref()).await
         }

@@ -1,8 +1,11 @@
 //! Integration tests: real SQLite files, a real Postgres (a fresh database
 //! per test), and the simulator on port 0.
 
+mod crafted;
 mod harness;
 mod onboard_cli;
+mod reconcile;
+mod report;
 mod sync_cli;
 mod sync_faults;
 mod sync_lands;
