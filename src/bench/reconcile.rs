@@ -271,6 +271,7 @@ fn partner_tables(range: std::ops::Range<u32>, run: i64, now: DateTime<Utc>) -> 
             "qm" => sessions.push(vec![
                 text(format!("S{i}")),
                 Value::Int(i64::from(i) + 1),
+                text("email"),
                 Value::Time(day(if i % 13 == 1 { -1 } else { 1 })),
                 Value::NullTime,
                 Value::Time(day(-2)),
@@ -287,7 +288,7 @@ fn partner_tables(range: std::ops::Range<u32>, run: i64, now: DateTime<Utc>) -> 
         Table { name: "provider_accounts", columns: "provider, external_id, customer_id, status, email, registered_at, first_seen_at, last_seen_at, last_seen_run, removed_at", rows: accounts },
         Table { name: "contracts", columns: "provider, external_id, packet_id, contract_notes, is_trial, expires_at, status, updated_at, updated_run", rows: contracts },
         Table { name: "registrations", columns: "source_file, source_row, row_key, provider, state, external_id, customer_id, created_at, updated_at", rows: ledger },
-        Table { name: "otp_sessions", columns: "session_id, customer_id, expires_at, verified_at, created_at", rows: sessions },
+        Table { name: "otp_sessions", columns: "session_id, customer_id, login, expires_at, verified_at, created_at", rows: sessions },
         Table { name: "enrollment_tickets", columns: "ticket_id, customer_id, state, created_at", rows: tickets },
     ]
 }
