@@ -163,51 +163,81 @@ fn customer(i: u32, now: DateTime<Utc>) -> Vec<Value> {
 
 /// Accounts, contracts, ledger rows, sessions and tickets of customers `range`.
 fn partner_tables(range: std::ops::Range<u32>, run: i64, now: DateTime<Utc>) -> Vec<Table> {
-    let mut accounts = Vec::new();
-    let mut contracts = Vec::new();
-    let mut ledger = Vec::new();
-    let mut sessions = Vec::new();
-    let mut tickets = Vec::new();
+    let mut rows = Synthetic {
+        run,
+        now,
+        ..Synthetic::default()
+    };
     for i in range {
-        let customer = Value::Int(i64::from(i) + 1);
-        let day = |d: i64| now + TimeDelta::days(d);
-        let registered = day(-i64::from(i % 700) - 1);
-        let email = format!("c{i}@bench.test");
-        let removed = if i % 500 == 3 {
-            Value::Time(now)
+        let packet = rows.elkassa(i);
+        rows.partner(i, packet);
+    }
+    rows.into_tables()
+}
+
+/// The rows of one slice of customers, table by table.
+#[derive(Default)]
+struct Synthetic {
+    run: i64,
+    now: DateTime<Utc>,
+    accounts: Vec<Vec<Value>>,
+    contracts: Vec<Vec<Value>>,
+    ledger: Vec<Vec<Value>>,
+    sessions: Vec<Vec<Value>>,
+    tickets: Vec<Vec<Value>>,
+}
+
+impl Synthetic {
+    fn day(&self, days: i64) -> DateTime<Utc> {
+        self.now + TimeDelta::days(days)
+    }
+
+    fn registered(&self, i: u32) -> DateTime<Utc> {
+        self.day(-i64::from(i % 700) - 1)
+    }
+
+    fn account(&mut self, i: u32, provider: &str, id: String, email: String, removed: bool) {
+        let status = if i % 11 == 0 { "INACTIVE" } else { "ACTIVE" };
+        let removed = if removed {
+            Value::Time(self.now)
         } else {
             Value::NullTime
         };
-        let status = if i % 11 == 0 { "INACTIVE" } else { "ACTIVE" };
-        let account = |provider: &str, id: String, email: String, removed: Value| {
-            vec![
-                text(provider),
-                text(id),
-                Value::Int(i64::from(i) + 1),
-                text(status),
-                text(email),
-                Value::Time(registered),
-                Value::Time(now),
-                Value::Time(now),
-                Value::Int(run),
-                removed,
-            ]
-        };
-        accounts.push(account("elkassa", format!("E{i}"), email.clone(), removed));
+        self.accounts.push(vec![
+            text(provider),
+            text(id),
+            Value::Int(i64::from(i) + 1),
+            text(status),
+            text(email),
+            Value::Time(self.registered(i)),
+            Value::Time(self.now),
+            Value::Time(self.now),
+            Value::Int(self.run),
+            removed,
+        ]);
+    }
+
+    /// Customer `i`'s ELKASSA account and contract (a fifth trials, some
+    /// lapsed, some notes off, a few duplicates and removals); returns its packet.
+    fn elkassa(&mut self, i: u32) -> &'static str {
+        let email = format!("c{i}@bench.test");
+        self.account(i, "elkassa", format!("E{i}"), email.clone(), i % 500 == 3);
+        if i % 1000 == 1 {
+            self.account(i, "elkassa", format!("D{i}"), email, false);
+        }
         let trial = i % 5 == 0;
         let (packet, expires) = if trial {
-            ("9", registered + TimeDelta::days(30))
+            ("9", self.registered(i) + TimeDelta::days(30))
         } else {
-            ("13", day(i64::from(i % 400) - 50))
+            ("13", self.day(i64::from(i % 400) - 50))
         };
-        let notes = if i % 97 == 0 {
-            "3 Bulan"
-        } else if trial {
-            "Trial 30 Hari"
-        } else {
-            "12 Bulan"
+        let notes = match (i % 97 == 0, trial) {
+            (true, _) => "3 Bulan",
+            (false, true) => "Trial 30 Hari",
+            (false, false) => "12 Bulan",
         };
-        contracts.push(vec![
+        let status = if i % 11 == 0 { "INACTIVE" } else { "ACTIVE" };
+        self.contracts.push(vec![
             text("elkassa"),
             text(format!("E{i}")),
             text(packet),
@@ -215,36 +245,31 @@ fn partner_tables(range: std::ops::Range<u32>, run: i64, now: DateTime<Utc>) -> 
             Value::Flag(trial),
             Value::Time(expires),
             text(status),
-            Value::Time(now),
-            Value::Int(run),
+            Value::Time(self.now),
+            Value::Int(self.run),
         ]);
-        if i % 1000 == 1 {
-            accounts.push(account(
-                "elkassa",
-                format!("D{i}"),
-                email.clone(),
-                Value::NullTime,
-            ));
-        }
+        packet
+    }
+
+    /// A quarter of customers each at MCP, QM and the middleware, with
+    /// ledger rows (a few missing), an activation, a session or a ticket.
+    fn partner(&mut self, i: u32, packet: &str) {
         let (provider, id) = match i % 4 {
             0 => ("mcp", format!("M{i}")),
             1 => ("qm", format!("Q{i}")),
             2 => ("middleware", format!("W{i}")),
-            _ => continue,
+            _ => return,
         };
-        let partner_email = if i % 251 == 0 {
+        let email = if i % 251 == 0 {
             format!("other{i}@bench.test")
         } else {
-            email
+            format!("c{i}@bench.test")
         };
-        accounts.push(account(
-            provider,
-            id.clone(),
-            partner_email,
-            Value::NullTime,
-        ));
+        self.account(i, provider, id.clone(), email, false);
+        let customer = Value::Int(i64::from(i) + 1);
         if i % 300 != 2 {
-            ledger.push(vec![
+            let made = self.day(-800);
+            self.ledger.push(vec![
                 text("bench.csv"),
                 Value::Int(1),
                 text(format!("drop#{id}")),
@@ -252,45 +277,54 @@ fn partner_tables(range: std::ops::Range<u32>, run: i64, now: DateTime<Utc>) -> 
                 text("registered"),
                 text(id.clone()),
                 customer,
-                Value::Time(day(-800)),
-                Value::Time(day(-800)),
+                Value::Time(made),
+                Value::Time(made),
             ]);
         }
+        let customer = Value::Int(i64::from(i) + 1);
         match provider {
-            "mcp" => contracts.push(vec![
+            "mcp" => self.contracts.push(vec![
                 text("mcp"),
                 text(id),
                 text(if i % 333 == 0 { "11" } else { packet }),
                 Value::Null,
                 Value::Flag(false),
-                Value::Time(day(200)),
+                Value::Time(self.day(200)),
                 text("ACTIVE"),
-                Value::Time(now),
-                Value::Int(run),
+                Value::Time(self.now),
+                Value::Int(self.run),
             ]),
-            "qm" => sessions.push(vec![
+            "qm" => self.sessions.push(vec![
                 text(format!("S{i}")),
-                Value::Int(i64::from(i) + 1),
+                customer,
                 text("email"),
-                Value::Time(day(if i % 13 == 1 { -1 } else { 1 })),
+                Value::Time(self.day(if i % 13 == 1 { -1 } else { 1 })),
                 Value::NullTime,
-                Value::Time(day(-2)),
+                Value::Time(self.day(-2)),
             ]),
-            _ => tickets.push(vec![
+            _ => self.tickets.push(vec![
                 text(format!("T{i}")),
-                Value::Int(i64::from(i) + 1),
+                customer,
                 text(if i % 17 == 2 { "pending" } else { "done" }),
-                Value::Time(day(-2)),
+                Value::Time(self.day(-2)),
             ]),
         }
     }
-    vec![
-        Table { name: "provider_accounts", columns: "provider, external_id, customer_id, status, email, registered_at, first_seen_at, last_seen_at, last_seen_run, removed_at", rows: accounts },
-        Table { name: "contracts", columns: "provider, external_id, packet_id, contract_notes, is_trial, expires_at, status, updated_at, updated_run", rows: contracts },
-        Table { name: "registrations", columns: "source_file, source_row, row_key, provider, state, external_id, customer_id, created_at, updated_at", rows: ledger },
-        Table { name: "otp_sessions", columns: "session_id, customer_id, login, expires_at, verified_at, created_at", rows: sessions },
-        Table { name: "enrollment_tickets", columns: "ticket_id, customer_id, state, created_at", rows: tickets },
-    ]
+
+    fn into_tables(self) -> Vec<Table> {
+        let table = |name, columns, rows| Table {
+            name,
+            columns,
+            rows,
+        };
+        vec![
+            table("provider_accounts", "provider, external_id, customer_id, status, email, registered_at, first_seen_at, last_seen_at, last_seen_run, removed_at", self.accounts),
+            table("contracts", "provider, external_id, packet_id, contract_notes, is_trial, expires_at, status, updated_at, updated_run", self.contracts),
+            table("registrations", "source_file, source_row, row_key, provider, state, external_id, customer_id, created_at, updated_at", self.ledger),
+            table("otp_sessions", "session_id, customer_id, login, expires_at, verified_at, created_at", self.sessions),
+            table("enrollment_tickets", "ticket_id, customer_id, state, created_at", self.tickets),
+        ]
+    }
 }
 
 /// Multi-row INSERTs, as many rows a statement as SQLite's parameter bound allows.

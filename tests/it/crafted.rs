@@ -193,6 +193,14 @@ pub async fn seed_partners(warehouse: &Warehouse, now: DateTime<Utc>) {
     identify(warehouse, 2, "Dewi Lestari", "3174015501900002").await;
     identify(warehouse, 3, "Budi Santoso", "3174015501900003").await;
     identify(warehouse, 4, "Rina Wati", "3174015501900004").await;
+    seed_accounts(warehouse, &run, now).await;
+    seed_activations(warehouse, &run, now).await;
+    seed_ledger(warehouse, now).await;
+    seed_sessions_and_tickets(warehouse, now).await;
+}
+
+/// MCP, QM and middleware accounts of the identified customers.
+async fn seed_accounts(warehouse: &Warehouse, run: &str, now: DateTime<Utc>) {
     let p = |k: usize| format!("+628120000000{k}");
     let accounts = [
         // P0: the same person everywhere, written differently: no mismatch.
@@ -275,8 +283,12 @@ pub async fn seed_partners(warehouse: &Warehouse, now: DateTime<Utc>) {
             phone,
             nik,
         };
-        account(warehouse, &run, now, a).await;
+        account(warehouse, run, now, a).await;
     }
+}
+
+/// MCP activations: one paid for the packet ELKASSA shows, one for another, one without a packet.
+async fn seed_activations(warehouse: &Warehouse, run: &str, now: DateTime<Utc>) {
     for (id, packet) in [
         ("MCP-0", Some("13")),
         ("MCP-1", Some("11")),
@@ -294,8 +306,6 @@ pub async fn seed_partners(warehouse: &Warehouse, now: DateTime<Utc>) {
         ];
         exec(warehouse, &sql, &binds).await;
     }
-    seed_ledger(warehouse, now).await;
-    seed_sessions_and_tickets(warehouse, now).await;
 }
 
 async fn seed_ledger(warehouse: &Warehouse, now: DateTime<Utc>) {
