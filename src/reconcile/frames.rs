@@ -4,7 +4,6 @@
 
 use super::ReconcileError;
 use crate::warehouse::{dual, Warehouse};
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use polars::prelude::*;
 use sqlx::Row;
@@ -16,7 +15,7 @@ pub(crate) enum Field {
     Text,
     /// A whole number.
     Int,
-    /// An instant, as epoch milliseconds.
+    /// An instant, selected as `{ms}column{/ms}`: epoch milliseconds.
     Time,
     /// A boolean, as 0/1.
     Flag,
@@ -24,8 +23,8 @@ pub(crate) enum Field {
 
 /// Accounts at every partner, with the identity fields each partner holds.
 const ACCOUNTS: &str = "SELECT provider, external_id, status, email, legal_name, phone_e164, identity_hash, \
-    identity_last4, shop_name, match_rule, customer_id, registered_at, first_seen_at, last_seen_at, removed_at \
-    FROM provider_accounts";
+    identity_last4, shop_name, match_rule, customer_id, {ms}registered_at{/ms}, {ms}first_seen_at{/ms}, {ms}last_seen_at{/ms}, \
+    {ms}removed_at{/ms} FROM provider_accounts";
 const ACCOUNT_FIELDS: &[(&str, Field)] = &[
     ("provider", Field::Text),
     ("external_id", Field::Text),
@@ -45,7 +44,7 @@ const ACCOUNT_FIELDS: &[(&str, Field)] = &[
 ];
 
 const CONTRACTS: &str =
-    "SELECT provider, external_id, packet_id, contract_notes, status, is_trial, expires_at FROM contracts";
+    "SELECT provider, external_id, packet_id, contract_notes, status, is_trial, {ms}expires_at{/ms} FROM contracts";
 const CONTRACT_FIELDS: &[(&str, Field)] = &[
     ("provider", Field::Text),
     ("external_id", Field::Text),
@@ -74,7 +73,7 @@ const CUSTOMER_FIELDS: &[(&str, Field)] = &[
 ];
 
 const LEDGER: &str =
-    "SELECT provider, external_id, state, row_key, customer_id, created_at, updated_at \
+    "SELECT provider, external_id, state, row_key, customer_id, {ms}created_at{/ms}, {ms}updated_at{/ms} \
     FROM registrations";
 const LEDGER_FIELDS: &[(&str, Field)] = &[
     ("provider", Field::Text),
@@ -87,7 +86,7 @@ const LEDGER_FIELDS: &[(&str, Field)] = &[
 ];
 
 const SESSIONS: &str =
-    "SELECT session_id, customer_id, expires_at, verified_at, created_at FROM otp_sessions";
+    "SELECT session_id, customer_id, {ms}expires_at{/ms}, {ms}verified_at{/ms}, {ms}created_at{/ms} FROM otp_sessions";
 const SESSION_FIELDS: &[(&str, Field)] = &[
     ("session_id", Field::Text),
     ("customer_id", Field::Int),
@@ -96,7 +95,8 @@ const SESSION_FIELDS: &[(&str, Field)] = &[
     ("created_ms", Field::Time),
 ];
 
-const TICKETS: &str = "SELECT ticket_id, state, customer_id, created_at, last_polled_at, \
+const TICKETS: &str =
+    "SELECT ticket_id, state, customer_id, {ms}created_at{/ms}, {ms}last_polled_at{/ms}, \
     CAST(polls AS BIGINT) FROM enrollment_tickets";
 const TICKET_FIELDS: &[(&str, Field)] = &[
     ("ticket_id", Field::Text),
@@ -129,32 +129,47 @@ pub struct Frames {
 impl Frames {
     /// Reads every table reconcile needs.
     pub async fn read(warehouse: &Warehouse) -> Result<Self, ReconcileError> {
-        let mut accounts = read_frame(warehouse, ACCOUNTS, ACCOUNT_FIELDS).await?;
-        let normalised = [
-            normalised_column(&accounts, "email", "email_norm", normalise_email)?,
-            normalised_column(&accounts, "legal_name", "name_norm", normalise_name)?,
+        // Each table on its own connection and task: the database steps
+        // through one while the rows of another are decoded.
+        let read = |sql: &'static str, fields: &'static [(&'static str, Field)]| {
+            let warehouse = warehouse.clone();
+            tokio::spawn(async move { read_frame(&warehouse, sql, fields).await })
+        };
+        let tasks = [
+            read(ACCOUNTS, ACCOUNT_FIELDS),
+            read(CONTRACTS, CONTRACT_FIELDS),
+            read(PACKETS, PACKET_FIELDS),
+            read(CUSTOMERS, CUSTOMER_FIELDS),
+            read(LEDGER, LEDGER_FIELDS),
+            read(SESSIONS, SESSION_FIELDS),
+            read(TICKETS, TICKET_FIELDS),
         ];
-        for column in normalised {
-            accounts
-                .with_column(column)
-                .map_err(ReconcileError::frame)?;
+        let mut frames = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            frames.push(
+                task.await
+                    .map_err(|e| ReconcileError::Task(e.to_string()))??,
+            );
         }
-        let mut packets = read_frame(warehouse, PACKETS, PACKET_FIELDS).await?;
-        let desc = normalised_column(&packets, "packet_desc", "desc_norm", normalise_name)?;
-        packets.with_column(desc).map_err(ReconcileError::frame)?;
-        let mut contracts = read_frame(warehouse, CONTRACTS, CONTRACT_FIELDS).await?;
-        let notes = normalised_column(&contracts, "contract_notes", "notes_norm", normalise_name)?;
-        contracts
-            .with_column(notes)
-            .map_err(ReconcileError::frame)?;
+        let [mut accounts, mut contracts, mut packets, customers, ledger, sessions, tickets] =
+            <[DataFrame; 7]>::try_from(frames).expect("seven tables were read");
+        normalise_into(&mut accounts, "email", "email_norm", normalise_email)?;
+        normalise_into(&mut accounts, "legal_name", "name_norm", normalise_name)?;
+        normalise_into(&mut packets, "packet_desc", "desc_norm", normalise_name)?;
+        normalise_into(
+            &mut contracts,
+            "contract_notes",
+            "notes_norm",
+            normalise_name,
+        )?;
         Ok(Frames {
             accounts,
             contracts,
             packets,
-            customers: read_frame(warehouse, CUSTOMERS, CUSTOMER_FIELDS).await?,
-            ledger: read_frame(warehouse, LEDGER, LEDGER_FIELDS).await?,
-            sessions: read_frame(warehouse, SESSIONS, SESSION_FIELDS).await?,
-            tickets: read_frame(warehouse, TICKETS, TICKET_FIELDS).await?,
+            customers,
+            ledger,
+            sessions,
+            tickets,
         })
     }
 
@@ -194,6 +209,7 @@ pub(crate) async fn read_frame(
             _ => Builder::Int(PrimitiveChunkedBuilder::new((*name).into(), 1024)),
         })
         .collect();
+    let query = warehouse.with_epoch_ms(sql);
     let read_error = |source| ReconcileError::Read {
         query: sql
             .split_whitespace()
@@ -203,15 +219,13 @@ pub(crate) async fn read_frame(
         source,
     };
     dual!(warehouse, Warehouse, pool => {
-        let mut rows = sqlx::query(sql).fetch(pool);
+        let mut rows = sqlx::query(&query).fetch(pool);
         while let Some(row) = rows.try_next().await.map_err(read_error)? {
             for (index, ((_, field), builder)) in fields.iter().zip(builders.iter_mut()).enumerate() {
                 match (field, builder) {
                     (Field::Text, Builder::Text(b)) => b.append_option(row.try_get::<Option<&str>, _>(index).map_err(read_error)?),
                     (Field::Int, Builder::Int(b)) => b.append_option(row.try_get::<Option<i64>, _>(index).map_err(read_error)?),
-                    (Field::Time, Builder::Int(b)) => b.append_option(
-                        row.try_get::<Option<DateTime<Utc>>, _>(index).map_err(read_error)?.map(|at| at.timestamp_millis()),
-                    ),
+                    (Field::Time, Builder::Int(b)) => b.append_option(row.try_get::<Option<i64>, _>(index).map_err(read_error)?),
                     (Field::Flag, Builder::Int(b)) => b.append_option(row.try_get::<Option<bool>, _>(index).map_err(read_error)?.map(i64::from)),
                     _ => unreachable!("builders are made from the same field list"),
                 }
@@ -226,6 +240,18 @@ pub(crate) async fn read_frame(
         })
         .collect();
     DataFrame::new_infer_height(columns).map_err(ReconcileError::frame)
+}
+
+/// Adds `to`, computed from `from` by `normalise`.
+fn normalise_into(
+    frame: &mut DataFrame,
+    from: &str,
+    to: &str,
+    normalise: fn(&str) -> String,
+) -> Result<(), ReconcileError> {
+    let column = normalised_column(frame, from, to, normalise)?;
+    frame.with_column(column).map_err(ReconcileError::frame)?;
+    Ok(())
 }
 
 /// A new text column computed from another by a Rust function (Unicode work polars lacks here).

@@ -45,6 +45,9 @@ pub enum ReconcileError {
     /// Writing findings or the run row failed.
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    /// A reading task panicked or was cancelled.
+    #[error("reconcile: reading task failed: {0}")]
+    Task(String),
 }
 
 impl ReconcileError {

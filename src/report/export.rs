@@ -34,7 +34,7 @@ impl Format {
 }
 
 const FINDINGS: &str = "SELECT CAST(finding_id AS BIGINT), kind, severity, provider, external_id, \
-    CAST(customer_id AS BIGINT), customer_name, CAST(detail AS TEXT), first_seen_at, last_seen_at FROM v_open_findings";
+    CAST(customer_id AS BIGINT), customer_name, CAST(detail AS TEXT), {ms}first_seen_at{/ms}, {ms}last_seen_at{/ms} FROM v_open_findings";
 const FINDING_FIELDS: &[(&str, Field)] = &[
     ("finding_id", Field::Int),
     ("kind", Field::Text),
@@ -50,7 +50,7 @@ const FINDING_FIELDS: &[(&str, Field)] = &[
 
 const TRIALS: &str =
     "SELECT provider, external_id, CAST(customer_id AS BIGINT), shop_name, email, packet_id, \
-    packet, expires_at, CAST(days_left AS BIGINT) FROM v_expiring_trials";
+    packet, {ms}expires_at{/ms}, CAST(days_left AS BIGINT) FROM v_expiring_trials";
 const TRIAL_FIELDS: &[(&str, Field)] = &[
     ("provider", Field::Text),
     ("external_id", Field::Text),

@@ -93,7 +93,7 @@ pub struct ReportData {
 }
 
 const RUNS: &str = "SELECT CAST(run_id AS BIGINT), job, status, CAST(counts AS TEXT), error, pages_fetched, retries, \
-    CAST(drift_rounds AS BIGINT), records_loaded, started_at, finished_at FROM sync_runs";
+    CAST(drift_rounds AS BIGINT), records_loaded, {ms}started_at{/ms}, {ms}finished_at{/ms} FROM sync_runs";
 const RUN_FIELDS: &[(&str, Field)] = &[
     ("run_id", Field::Int),
     ("job", Field::Text),
@@ -108,13 +108,14 @@ const RUN_FIELDS: &[(&str, Field)] = &[
     ("finished_ms", Field::Time),
 ];
 
-const TRIAL_EXPIRIES: &str = "SELECT c.expires_at FROM contracts c JOIN provider_accounts a \
+const TRIAL_EXPIRIES: &str =
+    "SELECT {ms}c.expires_at{/ms} FROM contracts c JOIN provider_accounts a \
     ON a.provider = c.provider AND a.external_id = c.external_id \
     WHERE c.is_trial = true AND a.removed_at IS NULL AND c.expires_at IS NOT NULL";
 
 const NEWEST: &str =
     "SELECT kind, severity, provider, external_id, customer_name, CAST(detail AS TEXT), \
-    first_seen_at FROM v_open_findings";
+    {ms}first_seen_at{/ms} FROM v_open_findings";
 const NEWEST_FIELDS: &[(&str, Field)] = &[
     ("kind", Field::Text),
     ("severity", Field::Text),
