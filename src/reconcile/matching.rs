@@ -7,6 +7,14 @@ use super::{Frames, ReconcileError};
 use crate::warehouse::{dual, Warehouse};
 use polars::prelude::*;
 
+/// (provider, external_id, customer, rule) of one account to update.
+type MatchRow<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<i64>,
+    Option<&'a str>,
+);
+
 /// Rows per UPDATE: four parameters a row stays far below SQLite's bound.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
@@ -80,7 +88,7 @@ pub async fn record(warehouse: &Warehouse, matched: &DataFrame) -> Result<u64, R
         .column("customer")
         .and_then(|c| c.i64().cloned())
         .map_err(ReconcileError::frame)?;
-    let rows: Vec<(Option<&str>, Option<&str>, Option<i64>, Option<&str>)> = (0..changed.height())
+    let rows: Vec<MatchRow<'_>> = (0..changed.height())
         .map(|i| {
             (
                 provider.get(i),
