@@ -155,15 +155,20 @@ pub async fn reconcile(
     run_id: Option<i64>,
 ) -> Result<ReconcileReport, ReconcileError> {
     let started = Instant::now();
-    let frames = Frames::read(warehouse).await?;
+    let mut frames = Frames::read(warehouse).await?;
+    let rows_read = frames.rows();
     let open = store::read_open(warehouse).await?;
     let read_time = started.elapsed();
 
     let lap = Instant::now();
     let matched = matching::match_accounts(&frames)?;
+    // Every rule reads the matched copy: the original would only hold memory.
+    frames.accounts = DataFrame::empty();
     let current = compute(&frames, &matched, config, now)?;
     let counts = count_kinds(&current)?;
     let diff = store::diff(&current, &open)?;
+    let rows_read = rows_read + open.height();
+    drop((frames, current, open));
     let compute_time = lap.elapsed();
 
     let lap = Instant::now();
@@ -173,7 +178,7 @@ pub async fn reconcile(
         run_id: run_id.unwrap_or_default(),
         counts,
         stored,
-        rows_read: frames.rows() + open.height(),
+        rows_read,
         read_time,
         compute_time,
         write_time: lap.elapsed(),
