@@ -79,7 +79,7 @@ pub fn print_reconcile(report: &ReconcileReport) {
     }
     let stored = &report.stored;
     println!(
-        "  raised {}, resolved {}, still open {}, match rules changed {} ({} rows read in {:.2} s, computed in {:.2} s, written in {:.2} s)",
+        "  raised {}, resolved {}, seen again {}, match rules changed {} ({} rows read in {:.2} s, computed in {:.2} s, written in {:.2} s)",
         stored.inserted,
         stored.resolved,
         stored.refreshed,
