@@ -50,11 +50,24 @@ pub async fn run(
         args.customers,
         redact_url(&target.url)
     );
-    let warehouse = Warehouse::connect(&target.url, 4).await?;
+    // A failed run still removes its database.
+    let measured = measure(&target.url, args.customers).await;
+    target.finish(args.keep).await?;
+    measured?;
+    println!(
+        "peak memory (VmHWM, whole process incl. the synthetic data build): {}",
+        peak_memory()
+    );
+    Ok(RunStatus::Succeeded)
+}
+
+/// Builds the synthetic warehouse at `url` and times two reconciles over it.
+async fn measure(url: &str, customers: u32) -> anyhow::Result<()> {
+    let warehouse = Warehouse::connect(url, 4).await?;
     warehouse.migrate().await?;
     let now = Utc::now();
     let started = Instant::now();
-    let rows = populate(&warehouse, args.customers, now).await?;
+    let rows = populate(&warehouse, customers, now).await?;
     println!(
         "  synthetic warehouse: {rows} rows in {:.1} s (not timed below)",
         started.elapsed().as_secs_f64()
@@ -81,13 +94,8 @@ pub async fn run(
             report.stored.match_rules
         );
     }
-    println!(
-        "peak memory (VmHWM, whole process incl. the synthetic data build): {}",
-        peak_memory()
-    );
     warehouse.close().await;
-    target.finish(args.keep).await?;
-    Ok(RunStatus::Succeeded)
+    Ok(())
 }
 
 /// Writes the synthetic warehouse; returns the rows written.
