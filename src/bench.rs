@@ -5,6 +5,7 @@
 
 mod copy;
 mod onboard;
+mod reconcile;
 
 use crate::config::{Config, ElkassaConfig, SyncConfig};
 use crate::outcome::RunStatus;
@@ -22,6 +23,8 @@ pub enum BenchCommand {
     Sync(BenchSyncArgs),
     /// Validation throughput of a generated drop, and registration throughput at a rate limit.
     Onboard(onboard::BenchOnboardArgs),
+    /// A synthetic warehouse of N customers over four partners, then reconcile: time per phase, peak memory.
+    Reconcile(reconcile::BenchReconcileArgs),
 }
 
 /// What `bench sync` measures.
@@ -70,6 +73,7 @@ pub async fn run_bench(
     let args = match command {
         BenchCommand::Sync(args) => args,
         BenchCommand::Onboard(args) => return onboard::bench_onboard(args).await,
+        BenchCommand::Reconcile(args) => return reconcile::run(args, database_url).await,
     };
     let partner = SimThread::start(args.users, args.seed)?;
     let elkassa = ElkassaConfig::new(partner.base_url.clone(), "sim-key", "sim-token");

@@ -8,6 +8,9 @@ mod schedule;
 pub use schedule::{Misfire, ScheduleConfig};
 
 pub use onboard::OnboardConfig;
+mod reconcile;
+
+pub use reconcile::ReconcileConfig;
 
 use crate::providers::http::RetryPolicy;
 use crate::providers::mcp::McpConfig;
@@ -60,6 +63,8 @@ pub struct Config {
     pub onboard: OnboardConfig,
     /// Job files, metrics file and missed-run policy of the scheduler.
     pub schedule: ScheduleConfig,
+    /// When findings are raised.
+    pub reconcile: ReconcileConfig,
 }
 
 /// Warehouse settings (`[warehouse]`).
@@ -223,6 +228,8 @@ struct RawConfig {
     onboard: Option<onboard::RawOnboard>,
     #[serde(default)]
     schedule: ScheduleConfig,
+    #[serde(default)]
+    reconcile: ReconcileConfig,
 }
 
 impl Config {
@@ -255,6 +262,7 @@ impl Config {
             qm: raw.qm.map(partners::resolve_qm).transpose()?,
             onboard: onboard::resolve_onboard(raw.onboard)?,
             schedule: raw.schedule,
+            reconcile: raw.reconcile,
         })
     }
 
@@ -271,7 +279,7 @@ impl Config {
 /// separates the section, the rest is the key. Variables that name no
 /// section of ours (`REKON_LOG`, `REKON_CONFIG`) are left out.
 fn rekon_env() -> Env {
-    const SECTIONS: [&str; 8] = [
+    const SECTIONS: [&str; 9] = [
         "warehouse",
         "sync",
         "elkassa",
@@ -280,6 +288,7 @@ fn rekon_env() -> Env {
         "qm",
         "onboard",
         "schedule",
+        "reconcile",
     ];
     Env::prefixed("REKON_")
         .filter(|key| {

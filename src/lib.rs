@@ -10,6 +10,8 @@ pub mod demo;
 pub mod onboard;
 pub mod outcome;
 pub mod providers;
+pub mod reconcile;
+pub mod report;
 pub mod schedule;
 pub mod secrets;
 pub mod shutdown;

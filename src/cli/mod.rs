@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 mod schedule;
 pub use schedule::{JobsArgs, JobsCommand, RunArgs, ScheduleArgs};
+mod reconcile;
 
 /// rekon: sync partner APIs into a warehouse that analysts query (Postgres, or an embedded SQLite file).
 ///
@@ -60,6 +61,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Register the rows of CSV drops with every partner they target (never twice), write results and rejects.
     Onboard(onboard::OnboardArgs),
+    /// Compute findings across partners and store what changed (also the last step of sync).
+    Reconcile(reconcile::ReconcileArgs),
+    /// Write the morning report (HTML), or export findings and expiring trials (CSV, Parquet, JSON).
+    Report(reconcile::ReportArgs),
     /// Measure throughput and peak memory.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -230,8 +235,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
             };
             let report = sync_all(&warehouse, &config, &options).await?;
             print_sync_report(&report);
+            let reconciled = reconcile::after_sync(&warehouse, &config, report.status()).await?;
             warehouse.close().await;
-            Ok(report.status())
+            Ok(report.status().worst(reconciled))
         }
         Command::Migrate => {
             let config = load_config()?;
@@ -250,6 +256,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<RunStatus> {
         Command::Onboard(args) => {
             let config = load_config()?;
             onboard::onboard(args, &config, cli.database_url.as_deref()).await
+        }
+        Command::Reconcile(args) => {
+            reconcile::reconcile(args, &load_config()?, cli.database_url.as_deref()).await
+        }
+        Command::Report(args) => {
+            reconcile::report(args, &load_config()?, cli.database_url.as_deref()).await
         }
         Command::Bench(command) => {
             crate::bench::run_bench(command, cli.database_url.as_deref()).await

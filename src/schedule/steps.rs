@@ -1,7 +1,6 @@
 //! The steps a job can run, their options, and the one place that runs them.
 //!
-//! `reconcile` and `onboard_inbox` are validated here already; their engines
-//! are built on other branches and get wired into [`run_step`] when merged.
+//! Each step's engine is called from [`run_step`], the one dispatch point.
 
 use crate::config::Config;
 use crate::onboard::inbox::run_inbox;
@@ -44,7 +43,11 @@ pub struct SyncStep {
 /// Options of a `reconcile` step (none yet; unknown keys are refused).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReconcileStep {}
+pub struct ReconcileStep {
+    /// `sync_runs.job` of its row: `<job>.reconcile`.
+    #[serde(skip)]
+    pub job: String,
+}
 
 /// Options of an `onboard_inbox` step.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +98,13 @@ impl Step {
         };
         match kind {
             "sync" => parse_sync(options.deserialize().map_err(whole)?, job),
-            "reconcile" => Ok(Step::Reconcile(options.deserialize().map_err(whole)?)),
+            "reconcile" => {
+                // No options yet: reading them only refuses unknown keys.
+                options.deserialize::<ReconcileStep>().map_err(whole)?;
+                Ok(Step::Reconcile(ReconcileStep {
+                    job: format!("{job}.reconcile"),
+                }))
+            }
             "onboard_inbox" => parse_inbox(options.deserialize().map_err(whole)?, job),
             other => Err(BadOption {
                 key: "step".into(),
@@ -118,7 +127,7 @@ impl Step {
         match self {
             Step::Sync(sync) => vec![sync.job.clone()],
             Step::OnboardInbox(inbox) => vec![inbox.job.clone()],
-            Step::Reconcile(_) => Vec::new(),
+            Step::Reconcile(reconcile) => vec![reconcile.job.clone()],
         }
     }
 }
@@ -249,10 +258,7 @@ impl StepOutcome {
 pub async fn run_step(step: &Step, context: StepContext<'_>) -> StepOutcome {
     match step {
         Step::Sync(sync) => run_sync(sync, context).await,
-        // Wire `crate::reconcile::reconcile(warehouse, &config.reconcile, now)` here.
-        Step::Reconcile(_) => {
-            StepOutcome::failed("step reconcile is not available in this build".into())
-        }
+        Step::Reconcile(reconcile) => run_reconcile_step(reconcile, context).await,
         Step::OnboardInbox(inbox) => run_inbox_step(inbox, context).await,
     }
 }
@@ -279,6 +285,27 @@ async fn run_sync(step: &SyncStep, context: StepContext<'_>) -> StepOutcome {
     };
     match sync_all(context.warehouse, &config, &options).await {
         Ok(report) => sync_outcome(&report, wants_elkassa),
+        Err(err) => StepOutcome::failed(format!("{err:#}")),
+    }
+}
+
+/// Computes findings and stores what changed, in a run row of its own.
+async fn run_reconcile_step(step: &ReconcileStep, context: StepContext<'_>) -> StepOutcome {
+    let now = chrono::Utc::now();
+    match crate::reconcile::run_named(context.warehouse, &context.config.reconcile, now, &step.job)
+        .await
+    {
+        Ok(report) => StepOutcome {
+            status: RunStatus::Succeeded,
+            run_ids: vec![report.run_id],
+            totals: StepTotals {
+                seen: report.rows_read as u64,
+                loaded: report.stored.inserted,
+                ..StepTotals::default()
+            },
+            counts: serde_json::json!({ "findings": report.counts }),
+            error: None,
+        },
         Err(err) => StepOutcome::failed(format!("{err:#}")),
     }
 }

@@ -131,7 +131,10 @@ fn the_weekly_job_is_patient_and_names_its_step_rows_after_itself() {
     };
     assert_eq!(sync.max_drift_rounds, Some(12));
     assert_eq!(sync.job, "weekly.sync");
-    assert_eq!(weekly.run_jobs(), ["weekly", "weekly.sync"]);
+    assert_eq!(
+        weekly.run_jobs(),
+        ["weekly", "weekly.sync", "weekly.reconcile"]
+    );
     assert_eq!(weekly.steps[1].name(), "reconcile");
 }
 

@@ -9,6 +9,7 @@
 //! APIs of ELKASSA, MCP, the middleware and QM (see `partners`).
 
 mod clients;
+mod crafted;
 mod elkassa;
 mod faults;
 mod listing;
@@ -25,6 +26,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Timelike, Utc};
 
+pub use crafted::{CraftedPopulation, Role};
 pub use partners::{PartnerSimConfig, PARTNERS};
 pub use server::{serve, SimServer};
 
@@ -54,6 +56,8 @@ pub struct SimConfig {
     pub duplicate_rate: f64,
     /// Credentials and behaviour of the simulated registration APIs.
     pub partners: PartnerSimConfig,
+    /// Users of known roles instead of `users` generated ones (for reconcile tests).
+    pub crafted: Option<CraftedPopulation>,
 }
 
 impl SimConfig {
@@ -68,6 +72,7 @@ impl SimConfig {
             faults: Faults::default(),
             duplicate_rate: population::DEFAULT_DUPLICATE_RATE,
             partners: PartnerSimConfig::default(),
+            crafted: None,
         }
     }
 }
@@ -144,8 +149,11 @@ impl Simulator {
     /// Generates the population's listing and applies the initial faults.
     pub fn new(config: SimConfig) -> Self {
         let now_wib = (config.now + TimeDelta::hours(WIB_OFFSET_HOURS)).naive_utc();
-        let population = Population::new(config.seed, config.users, now_wib)
+        let mut population = Population::new(config.seed, config.users, now_wib)
             .with_duplicate_rate(config.duplicate_rate);
+        if let Some(plan) = config.crafted {
+            population = population.with_crafted(plan);
+        }
         let catalogue = Catalogue::new(&population);
         let partners = partners::PartnerState::new(config.partners, config.seed, config.now);
         Simulator {

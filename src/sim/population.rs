@@ -192,6 +192,8 @@ pub(super) struct Population {
     now: NaiveDateTime,
     /// Share of users listed twice.
     duplicate_rate: f64,
+    /// Users of known roles instead of generated ones.
+    crafted: Option<super::crafted::CraftedPopulation>,
 }
 
 impl Population {
@@ -202,6 +204,16 @@ impl Population {
             users,
             now,
             duplicate_rate: DEFAULT_DUPLICATE_RATE,
+            crafted: None,
+        }
+    }
+
+    /// The same population with the base users replaced by a crafted plan.
+    pub fn with_crafted(self, plan: super::crafted::CraftedPopulation) -> Self {
+        Population {
+            users: plan.users(),
+            crafted: Some(plan),
+            ..self
         }
     }
 
@@ -232,6 +244,9 @@ impl Population {
 
     /// The user at `index`; `shop_registered` is set for shops registered at runtime.
     pub fn user(&self, index: u32, shop_registered: Option<NaiveDateTime>) -> User {
+        if let (Some(plan), None, true) = (&self.crafted, shop_registered, index < self.users) {
+            return plan.user(index, self.now);
+        }
         let mut d = Draws::new(self.seed, index.into());
         let reuse_email = index > 0 && index < self.users && d.chance(0.01);
         let cabangs = match d.below(100) {

@@ -189,6 +189,20 @@ impl Warehouse {
         dual!(self, Warehouse, pool => pool.close().await)
     }
 
+    /// `sql` with every `{ms}expr{/ms}` turned into that instant as epoch
+    /// milliseconds (a BIGINT) in this backend's dialect: frames read plain
+    /// integers instead of parsing a timestamp per value.
+    pub fn with_epoch_ms(&self, sql: &str) -> String {
+        let (open, close) = match self.backend() {
+            Backend::Sqlite => (
+                "CAST(ROUND((julianday(",
+                ") - 2440587.5) * 86400000.0) AS INTEGER)",
+            ),
+            Backend::Postgres => ("CAST(ROUND(EXTRACT(EPOCH FROM ", ") * 1000) AS BIGINT)"),
+        };
+        sql.replace("{ms}", open).replace("{/ms}", close)
+    }
+
     /// Counts rows of a table (analyst-facing names only).
     pub async fn count(&self, table: &str, filter: &str) -> Result<i64, WarehouseError> {
         let sql = format!("SELECT COUNT(*) FROM {table} {filter}");

@@ -1,0 +1,151 @@
+//! Account rules: duplicates at one partner, the ledger against the partners'
+//! listings (both ways), and accounts gone from a listing.
+
+use super::contracts::with_aspect;
+use super::detail::{to_findings, DetailField, Shown};
+use super::{Frames, Kind, ReconcileError};
+use polars::prelude::*;
+
+/// Ledger states that mean the partner made the account.
+const REGISTERED: [&str; 2] = ["registered", "already_registered"];
+
+/// Findings of every account rule.
+pub(super) fn findings(
+    frames: &Frames,
+    matched: &DataFrame,
+) -> Result<Vec<DataFrame>, ReconcileError> {
+    Ok(vec![
+        duplicates(matched)?,
+        missing_at_partner(frames, matched)?,
+        unknown_to_ledger(frames, matched)?,
+        removed(matched)?,
+    ])
+}
+
+/// Accounts still listed, under their matched customer.
+fn live(matched: &DataFrame) -> LazyFrame {
+    matched
+        .clone()
+        .lazy()
+        .filter(col("removed_ms").is_null())
+        .drop(cols(["customer_id"]))
+        .rename(["customer"], ["customer_id"], true)
+}
+
+fn collect(frame: LazyFrame) -> Result<DataFrame, ReconcileError> {
+    frame.collect().map_err(ReconcileError::frame)
+}
+
+/// One customer holding several accounts at one partner: one finding per
+/// (partner, customer), keyed by the lowest account id.
+fn duplicates(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
+    let groups = live(matched)
+        .filter(col("customer_id").is_not_null())
+        .group_by([col("provider"), col("customer_id")])
+        .agg([
+            len().alias("accounts"),
+            col("external_id").min().alias("external_id"),
+            col("external_id").max().alias("other_account"),
+            col("email_norm").min().alias("email"),
+        ])
+        .filter(col("accounts").gt(lit(1)));
+    let fields: &[DetailField] = &[
+        ("accounts", "accounts", Shown::Int),
+        ("first_account", "external_id", Shown::Text),
+        ("last_account", "other_account", Shown::Text),
+        ("email", "email", Shown::Text),
+    ];
+    to_findings(
+        Kind::DuplicateAccount,
+        collect(with_aspect(groups, None))?,
+        fields,
+    )
+}
+
+/// The latest listing time per partner: a partner never listed is not judged.
+fn listed_at(matched: &DataFrame) -> LazyFrame {
+    matched
+        .clone()
+        .lazy()
+        .group_by([col("provider")])
+        .agg([col("last_seen_ms").max().alias("listed_ms")])
+}
+
+/// Registered per the ledger before the partner's latest listing, yet never in a listing.
+fn missing_at_partner(frames: &Frames, matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
+    let keys = [col("provider"), col("external_id")];
+    let known = matched.clone().lazy().select(keys.clone());
+    let rows = frames
+        .ledger
+        .clone()
+        .lazy()
+        .filter(
+            col("state")
+                .eq(lit(REGISTERED[0]))
+                .or(col("state").eq(lit(REGISTERED[1])))
+                .and(col("external_id").is_not_null()),
+        )
+        .join(known, keys.clone(), keys, JoinArgs::new(JoinType::Anti))
+        .inner_join(listed_at(matched), col("provider"), col("provider"))
+        .filter(col("updated_ms").lt(col("listed_ms")));
+    let fields: &[DetailField] = &[
+        ("ledger_row", "row_key", Shown::Text),
+        ("state", "state", Shown::Text),
+        ("ledger_updated_at", "updated_ms", Shown::Time),
+    ];
+    to_findings(
+        Kind::MissingAtPartner,
+        collect(with_aspect(rows, None))?,
+        fields,
+    )
+}
+
+/// Listed accounts the ledger has no row for, among those registered since
+/// the ledger began for that partner (older accounts predate onboarding).
+fn unknown_to_ledger(frames: &Frames, matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
+    let keys = [col("provider"), col("external_id")];
+    let ledger = frames.ledger.clone().lazy();
+    let made = ledger
+        .clone()
+        .filter(col("external_id").is_not_null())
+        .select(keys.clone());
+    let began = ledger
+        .group_by([col("provider")])
+        .agg([col("created_ms").min().alias("ledger_began_ms")]);
+    let rows = live(matched)
+        .join(made, keys.clone(), keys, JoinArgs::new(JoinType::Anti))
+        .inner_join(began, col("provider"), col("provider"))
+        .filter(
+            coalesce(&[col("registered_ms"), col("first_seen_ms")]).gt_eq(col("ledger_began_ms")),
+        );
+    let fields: &[DetailField] = &[
+        ("registered_at", "registered_ms", Shown::Time),
+        ("email", "email_norm", Shown::Text),
+        ("shop_name", "shop_name", Shown::Text),
+    ];
+    to_findings(
+        Kind::UnknownToLedger,
+        collect(with_aspect(rows, None))?,
+        fields,
+    )
+}
+
+/// Accounts a complete listing no longer had.
+fn removed(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
+    let rows = matched
+        .clone()
+        .lazy()
+        .filter(col("removed_ms").is_not_null())
+        .drop(cols(["customer_id"]))
+        .rename(["customer"], ["customer_id"], true);
+    let fields: &[DetailField] = &[
+        ("removed_at", "removed_ms", Shown::Time),
+        ("last_seen_at", "last_seen_ms", Shown::Time),
+        ("email", "email_norm", Shown::Text),
+    ];
+    to_findings(
+        Kind::AccountRemoved,
+        collect(with_aspect(rows, None))?,
+        fields,
+    )
+}

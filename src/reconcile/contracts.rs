@@ -1,0 +1,177 @@
+//! Contract rules: trials expiring and expired, expired-but-active, and
+//! packet mismatches (notes, length, an activation paid for another packet).
+
+use super::detail::{to_findings, DetailField, Shown};
+use super::{Frames, Kind, ReconcileError};
+use crate::config::ReconcileConfig;
+use polars::prelude::*;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Findings of every contract rule.
+pub(super) fn findings(
+    frames: &Frames,
+    matched: &DataFrame,
+    config: &ReconcileConfig,
+    now_ms: i64,
+) -> Result<Vec<DataFrame>, ReconcileError> {
+    let base = live_contracts(frames, matched)
+        .collect()
+        .map_err(ReconcileError::frame)?;
+    let window_end = now_ms + i64::from(config.trial_window_days) * DAY_MS;
+    let trial = col("is_trial").eq(lit(1i64));
+    let ended = col("expires_ms").lt_eq(lit(now_ms));
+    let expiring = trial
+        .clone()
+        .and(col("expires_ms").gt(lit(now_ms)))
+        .and(col("expires_ms").lt_eq(lit(window_end)));
+    let active = coalesce(&[col("contract_status"), col("status")])
+        .str()
+        .to_uppercase()
+        .eq(lit("ACTIVE"));
+    let expiry: &[DetailField] = &[
+        ("expires_at", "expires_ms", Shown::Time),
+        ("packet_id", "packet_id", Shown::Text),
+        ("packet", "packet_desc", Shown::Text),
+    ];
+    let status: &[DetailField] = &[
+        ("expires_at", "expires_ms", Shown::Time),
+        ("packet_id", "packet_id", Shown::Text),
+        ("status", "contract_status", Shown::Text),
+    ];
+    Ok(vec![
+        rule(&base, Kind::TrialExpiring, expiring, None, expiry)?,
+        rule(
+            &base,
+            Kind::TrialExpired,
+            trial.clone().and(ended.clone()),
+            None,
+            status,
+        )?,
+        rule(
+            &base,
+            Kind::ExpiredButActive,
+            ended.and(active),
+            None,
+            status,
+        )?,
+        notes_mismatch(&base)?,
+        length_mismatch(&base)?,
+        activation_mismatch(&base)?,
+    ])
+}
+
+/// Contracts of accounts still listed, with the account's matched customer and its packet.
+fn live_contracts(frames: &Frames, matched: &DataFrame) -> LazyFrame {
+    let accounts = matched
+        .clone()
+        .lazy()
+        .filter(col("removed_ms").is_null())
+        .select([
+            col("provider"),
+            col("external_id"),
+            col("customer").alias("customer_id"),
+            col("status"),
+            col("registered_ms"),
+        ]);
+    let keys = [col("provider"), col("external_id")];
+    frames
+        .contracts
+        .clone()
+        .lazy()
+        .join(accounts, keys.clone(), keys, JoinArgs::new(JoinType::Inner))
+        .left_join(
+            frames.packets.clone().lazy(),
+            col("packet_id"),
+            col("packet_id"),
+        )
+}
+
+/// The rows of `base` matching `filter`, as findings of `kind`.
+fn rule(
+    base: &DataFrame,
+    kind: Kind,
+    filter: Expr,
+    aspect: Option<&str>,
+    fields: &[DetailField],
+) -> Result<DataFrame, ReconcileError> {
+    let rows = with_aspect(base.clone().lazy().filter(filter), aspect)
+        .collect()
+        .map_err(ReconcileError::frame)?;
+    to_findings(kind, rows, fields)
+}
+
+/// Adds the `aspect` column every rule frame carries.
+pub(super) fn with_aspect(frame: LazyFrame, aspect: Option<&str>) -> LazyFrame {
+    let aspect = match aspect {
+        Some(aspect) => lit(aspect),
+        None => lit(NULL).cast(DataType::String),
+    };
+    frame.with_column(aspect.alias("aspect"))
+}
+
+/// `contract_notes` names another packet than the contract is on.
+fn notes_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
+    let filter = col("notes_norm")
+        .is_not_null()
+        .and(col("desc_norm").is_not_null())
+        .and(col("notes_norm").neq(col("desc_norm")));
+    let fields: &[DetailField] = &[
+        ("packet_id", "packet_id", Shown::Text),
+        ("packet", "packet_desc", Shown::Text),
+        ("contract_notes", "contract_notes", Shown::Text),
+    ];
+    rule(base, Kind::PacketMismatch, filter, Some("notes"), fields)
+}
+
+/// A trial's length (registration to expiry) is not the packet's length, give or take a day.
+fn length_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
+    let off_by = col("expires_ms") - col("registered_ms") - col("duration_days") * lit(DAY_MS);
+    let filter = col("is_trial")
+        .eq(lit(1i64))
+        .and(col("duration_days").is_not_null())
+        .and(off_by.clone().gt(lit(DAY_MS)).or(off_by.lt(lit(-DAY_MS))));
+    let fields: &[DetailField] = &[
+        ("packet_id", "packet_id", Shown::Text),
+        ("packet_days", "duration_days", Shown::Int),
+        ("registered_at", "registered_ms", Shown::Time),
+        ("expires_at", "expires_ms", Shown::Time),
+    ];
+    rule(base, Kind::PacketMismatch, filter, Some("length"), fields)
+}
+
+/// An MCP activation paid for one packet while ELKASSA shows the same customer on another.
+fn activation_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
+    let paid = base
+        .clone()
+        .lazy()
+        .filter(
+            col("provider")
+                .eq(lit("mcp"))
+                .and(col("packet_id").is_not_null()),
+        )
+        .select([
+            col("customer_id"),
+            col("external_id").alias("mcp_account"),
+            col("packet_id").alias("paid_packet"),
+        ]);
+    let rows = base
+        .clone()
+        .lazy()
+        .filter(
+            col("provider")
+                .eq(lit("elkassa"))
+                .and(col("customer_id").is_not_null()),
+        )
+        .inner_join(paid, col("customer_id"), col("customer_id"))
+        .filter(col("packet_id").neq_missing(col("paid_packet")));
+    let rows = with_aspect(rows, Some("activation"))
+        .collect()
+        .map_err(ReconcileError::frame)?;
+    let fields: &[DetailField] = &[
+        ("elkassa_packet", "packet_id", Shown::Text),
+        ("paid_packet", "paid_packet", Shown::Text),
+        ("mcp_account", "mcp_account", Shown::Text),
+    ];
+    to_findings(Kind::PacketMismatch, rows, fields)
+}

@@ -1,0 +1,312 @@
+//! Warehouse tables as polars frames, read the same way from either backend:
+//! timestamps become epoch milliseconds (`*_ms`), flags 0/1, so every rule
+//! downstream is plain integer and string work.
+
+use super::ReconcileError;
+use crate::warehouse::{dual, Warehouse};
+use futures::TryStreamExt;
+use polars::prelude::*;
+use sqlx::Row;
+
+/// How a selected column is decoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Field {
+    /// Text, kept as is.
+    Text,
+    /// A whole number.
+    Int,
+    /// An instant, selected as `{ms}column{/ms}`: epoch milliseconds.
+    Time,
+    /// A boolean, as 0/1.
+    Flag,
+}
+
+/// Accounts at every partner, with the identity fields each partner holds.
+const ACCOUNTS: &str = "SELECT provider, external_id, status, email, legal_name, phone_e164, identity_hash, \
+    identity_last4, shop_name, match_rule, customer_id, {ms}registered_at{/ms}, {ms}first_seen_at{/ms}, {ms}last_seen_at{/ms}, \
+    {ms}removed_at{/ms} FROM provider_accounts";
+const ACCOUNT_FIELDS: &[(&str, Field)] = &[
+    ("provider", Field::Text),
+    ("external_id", Field::Text),
+    ("status", Field::Text),
+    ("email", Field::Text),
+    ("legal_name", Field::Text),
+    ("phone_e164", Field::Text),
+    ("identity_hash", Field::Text),
+    ("identity_last4", Field::Text),
+    ("shop_name", Field::Text),
+    ("match_rule", Field::Text),
+    ("customer_id", Field::Int),
+    ("registered_ms", Field::Time),
+    ("first_seen_ms", Field::Time),
+    ("last_seen_ms", Field::Time),
+    ("removed_ms", Field::Time),
+];
+
+const CONTRACTS: &str =
+    "SELECT provider, external_id, packet_id, contract_notes, status, is_trial, {ms}expires_at{/ms} FROM contracts";
+const CONTRACT_FIELDS: &[(&str, Field)] = &[
+    ("provider", Field::Text),
+    ("external_id", Field::Text),
+    ("packet_id", Field::Text),
+    ("contract_notes", Field::Text),
+    ("contract_status", Field::Text),
+    ("is_trial", Field::Flag),
+    ("expires_ms", Field::Time),
+];
+
+const PACKETS: &str =
+    "SELECT packet_id, packet_desc, CAST(duration_days AS BIGINT), is_trial FROM packets";
+const PACKET_FIELDS: &[(&str, Field)] = &[
+    ("packet_id", Field::Text),
+    ("packet_desc", Field::Text),
+    ("duration_days", Field::Int),
+    ("packet_is_trial", Field::Flag),
+];
+
+const CUSTOMERS: &str = "SELECT email, phone_e164, identity_hash, customer_id FROM customers";
+const CUSTOMER_FIELDS: &[(&str, Field)] = &[
+    ("email", Field::Text),
+    ("phone_e164", Field::Text),
+    ("identity_hash", Field::Text),
+    ("customer_id", Field::Int),
+];
+
+const LEDGER: &str =
+    "SELECT provider, external_id, state, row_key, customer_id, {ms}created_at{/ms}, {ms}updated_at{/ms} \
+    FROM registrations";
+const LEDGER_FIELDS: &[(&str, Field)] = &[
+    ("provider", Field::Text),
+    ("external_id", Field::Text),
+    ("state", Field::Text),
+    ("row_key", Field::Text),
+    ("customer_id", Field::Int),
+    ("created_ms", Field::Time),
+    ("updated_ms", Field::Time),
+];
+
+const SESSIONS: &str =
+    "SELECT session_id, customer_id, {ms}expires_at{/ms}, {ms}verified_at{/ms}, {ms}created_at{/ms} FROM otp_sessions";
+const SESSION_FIELDS: &[(&str, Field)] = &[
+    ("session_id", Field::Text),
+    ("customer_id", Field::Int),
+    ("expires_ms", Field::Time),
+    ("verified_ms", Field::Time),
+    ("created_ms", Field::Time),
+];
+
+const TICKETS: &str =
+    "SELECT ticket_id, state, customer_id, {ms}created_at{/ms}, {ms}last_polled_at{/ms}, \
+    CAST(polls AS BIGINT) FROM enrollment_tickets";
+const TICKET_FIELDS: &[(&str, Field)] = &[
+    ("ticket_id", Field::Text),
+    ("state", Field::Text),
+    ("customer_id", Field::Int),
+    ("created_ms", Field::Time),
+    ("last_polled_ms", Field::Time),
+    ("polls", Field::Int),
+];
+
+/// Every table reconcile looks at.
+#[derive(Debug, Clone)]
+pub struct Frames {
+    /// `provider_accounts`, plus `email_norm` and `name_norm`.
+    pub accounts: DataFrame,
+    /// `contracts`, plus `notes_norm`.
+    pub contracts: DataFrame,
+    /// `packets`, plus `desc_norm`.
+    pub packets: DataFrame,
+    /// `customers`.
+    pub customers: DataFrame,
+    /// `registrations` (the onboarding ledger).
+    pub ledger: DataFrame,
+    /// `otp_sessions`.
+    pub sessions: DataFrame,
+    /// `enrollment_tickets`.
+    pub tickets: DataFrame,
+}
+
+impl Frames {
+    /// Reads every table reconcile needs.
+    pub async fn read(warehouse: &Warehouse) -> Result<Self, ReconcileError> {
+        // Each table on its own connection and task: the database steps
+        // through one while the rows of another are decoded.
+        let read = |sql: &'static str, fields: &'static [(&'static str, Field)]| {
+            let warehouse = warehouse.clone();
+            tokio::spawn(async move { read_frame(&warehouse, sql, fields).await })
+        };
+        let tasks = [
+            read(ACCOUNTS, ACCOUNT_FIELDS),
+            read(CONTRACTS, CONTRACT_FIELDS),
+            read(PACKETS, PACKET_FIELDS),
+            read(CUSTOMERS, CUSTOMER_FIELDS),
+            read(LEDGER, LEDGER_FIELDS),
+            read(SESSIONS, SESSION_FIELDS),
+            read(TICKETS, TICKET_FIELDS),
+        ];
+        let mut frames = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            frames.push(
+                task.await
+                    .map_err(|e| ReconcileError::Task(e.to_string()))??,
+            );
+        }
+        let [mut accounts, mut contracts, mut packets, customers, ledger, sessions, tickets] =
+            <[DataFrame; 7]>::try_from(frames).expect("seven tables were read");
+        normalise_into(&mut accounts, "email", "email_norm", normalise_email)?;
+        normalise_into(&mut accounts, "legal_name", "name_norm", normalise_name)?;
+        normalise_into(&mut packets, "packet_desc", "desc_norm", normalise_name)?;
+        normalise_into(
+            &mut contracts,
+            "contract_notes",
+            "notes_norm",
+            normalise_name,
+        )?;
+        Ok(Frames {
+            accounts,
+            contracts,
+            packets,
+            customers,
+            ledger,
+            sessions,
+            tickets,
+        })
+    }
+
+    /// Rows over every frame, for the benchmark's figures.
+    pub fn rows(&self) -> usize {
+        [
+            &self.accounts,
+            &self.contracts,
+            &self.packets,
+            &self.customers,
+            &self.ledger,
+            &self.sessions,
+            &self.tickets,
+        ]
+        .iter()
+        .map(|frame| frame.height())
+        .sum()
+    }
+}
+
+/// Column builders for one frame, filled row by row as the rows stream in.
+enum Builder {
+    Text(StringChunkedBuilder),
+    Int(PrimitiveChunkedBuilder<Int64Type>),
+}
+
+/// Streams `sql` into a frame whose columns `fields` names and types, in select order.
+pub(crate) async fn read_frame(
+    warehouse: &Warehouse,
+    sql: &str,
+    fields: &[(&str, Field)],
+) -> Result<DataFrame, ReconcileError> {
+    let mut builders: Vec<Builder> = fields
+        .iter()
+        .map(|(name, field)| match field {
+            Field::Text => Builder::Text(StringChunkedBuilder::new((*name).into(), 1024)),
+            _ => Builder::Int(PrimitiveChunkedBuilder::new((*name).into(), 1024)),
+        })
+        .collect();
+    let query = warehouse.with_epoch_ms(sql);
+    let read_error = |source| ReconcileError::Read {
+        query: sql
+            .split_whitespace()
+            .take(12)
+            .collect::<Vec<_>>()
+            .join(" "),
+        source,
+    };
+    dual!(warehouse, Warehouse, pool => {
+        let mut rows = sqlx::query(&query).fetch(pool);
+        while let Some(row) = rows.try_next().await.map_err(read_error)? {
+            for (index, ((_, field), builder)) in fields.iter().zip(builders.iter_mut()).enumerate() {
+                match (field, builder) {
+                    (Field::Text, Builder::Text(b)) => b.append_option(row.try_get::<Option<&str>, _>(index).map_err(read_error)?),
+                    (Field::Int, Builder::Int(b)) => b.append_option(row.try_get::<Option<i64>, _>(index).map_err(read_error)?),
+                    (Field::Time, Builder::Int(b)) => b.append_option(row.try_get::<Option<i64>, _>(index).map_err(read_error)?),
+                    (Field::Flag, Builder::Int(b)) => b.append_option(row.try_get::<Option<bool>, _>(index).map_err(read_error)?.map(i64::from)),
+                    _ => unreachable!("builders are made from the same field list"),
+                }
+            }
+        }
+    });
+    let columns = builders
+        .into_iter()
+        .map(|builder| match builder {
+            Builder::Text(b) => b.finish().into_series().into_column(),
+            Builder::Int(b) => b.finish().into_series().into_column(),
+        })
+        .collect();
+    DataFrame::new_infer_height(columns).map_err(ReconcileError::frame)
+}
+
+/// Adds `to`, computed from `from` by `normalise`.
+fn normalise_into(
+    frame: &mut DataFrame,
+    from: &str,
+    to: &str,
+    normalise: fn(&str) -> String,
+) -> Result<(), ReconcileError> {
+    let column = normalised_column(frame, from, to, normalise)?;
+    frame.with_column(column).map_err(ReconcileError::frame)?;
+    Ok(())
+}
+
+/// A new text column computed from another by a Rust function (Unicode work polars lacks here).
+fn normalised_column(
+    frame: &DataFrame,
+    from: &str,
+    to: &str,
+    normalise: fn(&str) -> String,
+) -> Result<Column, ReconcileError> {
+    let source = frame
+        .column(from)
+        .and_then(|column| column.str().cloned())
+        .map_err(ReconcileError::frame)?;
+    let values: StringChunked = source
+        .iter()
+        .map(|value| value.map(normalise).filter(|v| !v.is_empty()))
+        .collect();
+    Ok(values.with_name(to.into()).into_series().into_column())
+}
+
+/// Emails compare trimmed and lower-cased.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Names compare without case, extra spacing or diacritics (`Sití  NURHALIZA` = `siti nurhaliza`).
+pub fn normalise_name(name: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    let bare: String = name.nfkd().filter(|c| !is_combining_mark(*c)).collect();
+    bare.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_across_case_spacing_and_diacritics() {
+        assert_eq!(normalise_name("  Sití   NURHALIZA "), "siti nurhaliza");
+        assert_eq!(normalise_name("Café Ösmanthus"), "cafe osmanthus");
+        assert_ne!(
+            normalise_name("Budi Santoso"),
+            normalise_name("Budi Santosa")
+        );
+    }
+
+    #[test]
+    fn emails_match_trimmed_and_lower_cased() {
+        assert_eq!(
+            normalise_email(" Shop1@Example.TEST "),
+            "shop1@example.test"
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! Reconciliation: findings across partners, computed with polars over frames
+//! read from the warehouse, so the same rules serve SQLite and Postgres.
+//!
+//! `reconcile` reads every table once ([`frames`]), matches accounts to
+//! customers ([`matching`]), runs each rule to a findings frame, and
+//! [`store`] writes only the difference from the open findings: new ones
+//! inserted, still-present ones refreshed, vanished ones resolved.
+
+mod accounts;
+mod contracts;
+mod detail;
+pub mod frames;
+mod identity;
+pub mod matching;
+mod onboarding;
+pub mod store;
+
+pub use detail::{canonical_json, finding_key, instant, FINDING_COLUMNS};
+pub use frames::Frames;
+pub use store::StoreStats;
+
+use crate::config::ReconcileConfig;
+use crate::outcome::RunStatus;
+use crate::warehouse::{RunSummary, Warehouse, WarehouseError};
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// Why a reconcile could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// Reading a table into a frame failed.
+    #[error("reconcile: reading the warehouse ({query}): {source}")]
+    Read {
+        /// The start of the query.
+        query: String,
+        /// Driver error.
+        source: sqlx::Error,
+    },
+    /// A frame operation failed (a bug, or a column of an unexpected type).
+    #[error("reconcile: frame operation: {0}")]
+    Frame(#[from] PolarsError),
+    /// Writing findings or the run row failed.
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// A reading task panicked or was cancelled.
+    #[error("reconcile: reading task failed: {0}")]
+    Task(String),
+}
+
+impl ReconcileError {
+    /// Wraps a polars error (for `map_err`).
+    pub(crate) fn frame(error: PolarsError) -> Self {
+        ReconcileError::Frame(error)
+    }
+}
+
+/// The finding kinds of `warehouse.md`, stable identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A trial ends within the window.
+    TrialExpiring,
+    /// A trial has ended and no paid contract followed.
+    TrialExpired,
+    /// Expired, but the partner still says ACTIVE.
+    ExpiredButActive,
+    /// Notes, packet, length or activation disagree.
+    PacketMismatch,
+    /// One customer, two accounts at one partner.
+    DuplicateAccount,
+    /// The ledger says registered; the partner does not list it.
+    MissingAtPartner,
+    /// The partner lists an account the ledger never made.
+    UnknownToLedger,
+    /// One customer's email, phone, name or national ID differs between partners.
+    FieldMismatch,
+    /// A QM code session expired while the customer is unverified.
+    OtpSessionExpired,
+    /// A middleware ticket is pending past the configured age.
+    EnrollmentStuck,
+    /// An account seen before is gone from the partner's listing.
+    AccountRemoved,
+}
+
+impl Kind {
+    /// Every kind, in report order.
+    pub const ALL: [Kind; 11] = [
+        Kind::TrialExpiring,
+        Kind::TrialExpired,
+        Kind::ExpiredButActive,
+        Kind::PacketMismatch,
+        Kind::DuplicateAccount,
+        Kind::MissingAtPartner,
+        Kind::UnknownToLedger,
+        Kind::FieldMismatch,
+        Kind::OtpSessionExpired,
+        Kind::EnrollmentStuck,
+        Kind::AccountRemoved,
+    ];
+
+    /// The stored identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::TrialExpiring => "trial_expiring",
+            Kind::TrialExpired => "trial_expired",
+            Kind::ExpiredButActive => "expired_but_active",
+            Kind::PacketMismatch => "packet_mismatch",
+            Kind::DuplicateAccount => "duplicate_account",
+            Kind::MissingAtPartner => "missing_at_partner",
+            Kind::UnknownToLedger => "unknown_to_ledger",
+            Kind::FieldMismatch => "field_mismatch",
+            Kind::OtpSessionExpired => "otp_session_expired",
+            Kind::EnrollmentStuck => "enrollment_stuck",
+            Kind::AccountRemoved => "account_removed",
+        }
+    }
+
+    /// How urgent: `error` loses money or customers, `warning` needs a look, `info` is a heads-up.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Kind::ExpiredButActive | Kind::MissingAtPartner => "error",
+            Kind::TrialExpiring | Kind::OtpSessionExpired => "info",
+            _ => "warning",
+        }
+    }
+}
+
+/// What one reconcile found and wrote.
+#[derive(Debug, Clone, Default)]
+pub struct ReconcileReport {
+    /// The `sync_runs` row of this reconcile (0 when run without one).
+    pub run_id: i64,
+    /// Findings seen now, per kind (open after this run).
+    pub counts: BTreeMap<&'static str, u64>,
+    /// What the write changed.
+    pub stored: StoreStats,
+    /// Rows read over every table.
+    pub rows_read: usize,
+    /// Reading the tables into frames.
+    pub read_time: Duration,
+    /// Matching and rules.
+    pub compute_time: Duration,
+    /// Writing findings and match rules.
+    pub write_time: Duration,
+}
+
+/// Computes every finding as of `now` and stores the difference from the
+/// open findings; `run_id` is recorded on new findings.
+pub async fn reconcile(
+    warehouse: &Warehouse,
+    config: &ReconcileConfig,
+    now: DateTime<Utc>,
+    run_id: Option<i64>,
+) -> Result<ReconcileReport, ReconcileError> {
+    let started = Instant::now();
+    let mut frames = Frames::read(warehouse).await?;
+    let rows_read = frames.rows();
+    let open = store::read_open(warehouse).await?;
+    let read_time = started.elapsed();
+
+    let lap = Instant::now();
+    let matched = matching::match_accounts(&frames)?;
+    // Every rule reads the matched copy: the original would only hold memory.
+    frames.accounts = DataFrame::empty();
+    let current = compute(&frames, &matched, config, now)?;
+    let counts = count_kinds(&current)?;
+    let diff = store::diff(&current, &open)?;
+    let rows_read = rows_read + open.height();
+    drop((frames, current, open));
+    let compute_time = lap.elapsed();
+
+    let lap = Instant::now();
+    let mut stored = store::write(warehouse, &diff, now, run_id).await?;
+    stored.match_rules = matching::record(warehouse, &matched).await?;
+    Ok(ReconcileReport {
+        run_id: run_id.unwrap_or_default(),
+        counts,
+        stored,
+        rows_read,
+        read_time,
+        compute_time,
+        write_time: lap.elapsed(),
+    })
+}
+
+/// Every rule over the frames, as one findings frame (one row per key).
+pub fn compute(
+    frames: &Frames,
+    matched: &DataFrame,
+    config: &ReconcileConfig,
+    now: DateTime<Utc>,
+) -> Result<DataFrame, ReconcileError> {
+    let now_ms = now.timestamp_millis();
+    let mut parts = contracts::findings(frames, matched, config, now_ms)?;
+    parts.extend(accounts::findings(frames, matched)?);
+    parts.push(identity::findings(matched)?);
+    parts.extend(onboarding::findings(frames, config, now_ms)?);
+    let mut all = detail::empty_findings();
+    for part in parts {
+        all.vstack_mut(&part).map_err(ReconcileError::frame)?;
+    }
+    all.lazy()
+        .unique_stable_generic(Some(vec![col("finding_key")]), UniqueKeepStrategy::First)
+        .sort(["finding_key"], SortMultipleOptions::default())
+        .collect()
+        .map_err(ReconcileError::frame)
+}
+
+/// Findings per kind, every kind present (zero when none).
+pub fn count_kinds(findings: &DataFrame) -> Result<BTreeMap<&'static str, u64>, ReconcileError> {
+    let kinds = findings
+        .column("kind")
+        .and_then(|c| c.str().cloned())
+        .map_err(ReconcileError::frame)?;
+    let mut counts: BTreeMap<&'static str, u64> =
+        Kind::ALL.iter().map(|kind| (kind.as_str(), 0)).collect();
+    for kind in kinds.iter().flatten() {
+        if let Some(count) = counts.get_mut(kind) {
+            *count += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// Reconcile as a job step: opens a `sync_runs` row (job `reconcile`), runs,
+/// and closes it with the counts per kind, so reports can compare runs.
+pub async fn run_job(
+    warehouse: &Warehouse,
+    config: &ReconcileConfig,
+    now: DateTime<Utc>,
+) -> Result<ReconcileReport, ReconcileError> {
+    run_named(warehouse, config, now, "reconcile").await
+}
+
+/// [`run_job`] with the run row's `job` name chosen by the caller (a job step: `<job>.reconcile`).
+pub async fn run_named(
+    warehouse: &Warehouse,
+    config: &ReconcileConfig,
+    now: DateTime<Utc>,
+    job: &str,
+) -> Result<ReconcileReport, ReconcileError> {
+    let run_id = warehouse.start_run(job, Utc::now()).await?;
+    let span = tracing::info_span!("reconcile", run_id);
+    let outcome = reconcile(warehouse, config, now, Some(run_id))
+        .instrument(span)
+        .await;
+    let summary = match &outcome {
+        Ok(report) => RunSummary {
+            status: RunStatus::Succeeded,
+            records_seen: report.rows_read as u64,
+            records_loaded: report.stored.inserted,
+            counts: run_counts(report),
+            ..RunSummary::default()
+        },
+        Err(error) => RunSummary {
+            status: RunStatus::Failed,
+            error: Some(error.to_string()),
+            ..RunSummary::default()
+        },
+    };
+    warehouse.finish_run(run_id, Utc::now(), &summary).await?;
+    let mut report = outcome?;
+    report.run_id = run_id;
+    tracing::info!(
+        open = report.counts.values().sum::<u64>(),
+        new = report.stored.inserted,
+        resolved = report.stored.resolved,
+        "reconciled"
+    );
+    Ok(report)
+}
+
+/// The `sync_runs.counts` of a reconcile: findings per kind and what changed.
+fn run_counts(report: &ReconcileReport) -> serde_json::Value {
+    serde_json::json!({
+        "findings": report.counts,
+        "inserted": report.stored.inserted,
+        "resolved": report.stored.resolved,
+        "refreshed": report.stored.refreshed,
+        "seconds": {
+            "read": report.read_time.as_secs_f64(),
+            "compute": report.compute_time.as_secs_f64(),
+        },
+    })
+}

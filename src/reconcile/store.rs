@@ -1,0 +1,261 @@
+//! Findings in the warehouse: the difference between what reconcile sees now
+//! and what is open is computed with anti-joins, and only that is written.
+//!
+//! A finding is raised once per cause (its `finding_key`); later runs refresh
+//! `last_seen_at`; when the cause is gone `resolved_at` is set and the row
+//! stays. A cause that comes back after resolution opens a new row, so the
+//! history of each episode is kept and `first_seen_at` stays truthful.
+
+use super::frames::{read_frame, Field};
+use super::{canonical_json, ReconcileError};
+use crate::warehouse::{dual, op, Backend, Warehouse};
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+
+/// Rows per INSERT: ten parameters a row stays under SQLite's bound.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+const OPEN: &str =
+    "SELECT CAST(finding_id AS BIGINT), finding_key, CAST(detail AS TEXT) FROM findings WHERE resolved_at IS NULL";
+const OPEN_FIELDS: &[(&str, Field)] = &[
+    ("finding_id", Field::Int),
+    ("finding_key", Field::Text),
+    ("detail", Field::Text),
+];
+
+/// What a write changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Findings raised.
+    pub inserted: u64,
+    /// Open findings whose cause is gone.
+    pub resolved: u64,
+    /// Open findings seen again (`last_seen_at` moved).
+    pub refreshed: u64,
+    /// Open findings whose detail changed (e.g. a new value of a mismatch).
+    pub detail_updated: u64,
+    /// Accounts whose matched customer or match rule changed.
+    pub match_rules: u64,
+}
+
+/// The changes one reconcile makes.
+#[derive(Debug, Clone)]
+pub struct FindingsDiff {
+    /// Findings to raise (the findings frame's columns).
+    pub new: DataFrame,
+    /// `finding_id`s of open findings to resolve.
+    pub gone: Vec<i64>,
+    /// (`finding_id`, new detail) of open findings whose detail changed.
+    pub changed: Vec<(i64, String)>,
+}
+
+/// Open findings: `finding_id`, `finding_key`, `detail` (canonical JSON).
+pub async fn read_open(warehouse: &Warehouse) -> Result<DataFrame, ReconcileError> {
+    let mut open = read_frame(warehouse, OPEN, OPEN_FIELDS).await?;
+    let detail: StringChunked = open
+        .column("detail")
+        .and_then(|c| c.str().cloned())
+        .map_err(ReconcileError::frame)?
+        .iter()
+        .map(|text| text.map(canonical_json))
+        .collect();
+    open.with_column(
+        detail
+            .with_name("detail".into())
+            .into_series()
+            .into_column(),
+    )
+    .map_err(ReconcileError::frame)?;
+    Ok(open)
+}
+
+/// New, gone and changed findings: `current` against `open`, by key.
+pub fn diff(current: &DataFrame, open: &DataFrame) -> Result<FindingsDiff, ReconcileError> {
+    let key = || [col("finding_key")];
+    let anti = JoinArgs::new(JoinType::Anti);
+    let new = current
+        .clone()
+        .lazy()
+        .join(
+            open.clone().lazy().select(key()),
+            key(),
+            key(),
+            anti.clone(),
+        )
+        .collect()
+        .map_err(ReconcileError::frame)?;
+    let gone = open
+        .clone()
+        .lazy()
+        .join(current.clone().lazy().select(key()), key(), key(), anti)
+        .select([col("finding_id")])
+        .collect()
+        .map_err(ReconcileError::frame)?;
+    let changed = current
+        .clone()
+        .lazy()
+        .select([col("finding_key"), col("detail").alias("current_detail")])
+        .inner_join(open.clone().lazy(), col("finding_key"), col("finding_key"))
+        .filter(col("current_detail").neq(col("detail")))
+        .select([col("finding_id"), col("current_detail")])
+        .collect()
+        .map_err(ReconcileError::frame)?;
+    let ids = |frame: &DataFrame| -> Result<Vec<i64>, ReconcileError> {
+        let ids = frame.column("finding_id").and_then(|c| c.i64().cloned());
+        Ok(ids
+            .map_err(ReconcileError::frame)?
+            .iter()
+            .flatten()
+            .collect())
+    };
+    let details = changed
+        .column("current_detail")
+        .and_then(|c| c.str().cloned())
+        .map_err(ReconcileError::frame)?;
+    let changed = ids(&changed)?
+        .into_iter()
+        .zip(details.iter().map(|d| d.unwrap_or("{}").to_owned()))
+        .collect();
+    Ok(FindingsDiff {
+        new,
+        gone: ids(&gone)?,
+        changed,
+    })
+}
+
+/// A finding row as bound into an INSERT.
+type NewRow<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<i64>,
+    Option<&'a str>,
+);
+
+fn new_rows(new: &DataFrame) -> Result<Vec<NewRow<'_>>, ReconcileError> {
+    let text = |name: &str| {
+        new.column(name)
+            .and_then(|c| c.str())
+            .map_err(ReconcileError::frame)
+    };
+    let (key, kind, severity, provider, external_id, detail) = (
+        text("finding_key")?,
+        text("kind")?,
+        text("severity")?,
+        text("provider")?,
+        text("external_id")?,
+        text("detail")?,
+    );
+    let customer = new
+        .column("customer_id")
+        .and_then(|c| c.i64())
+        .map_err(ReconcileError::frame)?;
+    Ok((0..new.height())
+        .map(|i| {
+            (
+                key.get(i),
+                kind.get(i),
+                severity.get(i),
+                provider.get(i),
+                external_id.get(i),
+                customer.get(i),
+                detail.get(i),
+            )
+        })
+        .collect())
+}
+
+/// Writes a diff in one transaction and refreshes `last_seen_at` of the rest.
+pub async fn write(
+    warehouse: &Warehouse,
+    diff: &FindingsDiff,
+    now: DateTime<Utc>,
+    run_id: Option<i64>,
+) -> Result<StoreStats, ReconcileError> {
+    let rows = new_rows(&diff.new)?;
+    let json = match warehouse.backend() {
+        Backend::Postgres => " AS jsonb)",
+        Backend::Sqlite => " AS TEXT)",
+    };
+    let mut stats = StoreStats::default();
+    dual!(warehouse, Warehouse, pool => {
+        let mut tx = pool.begin().await.map_err(op("begin findings"))?;
+        for chunk in diff.gone.chunks(ROWS_PER_STATEMENT) {
+            let mut update = sqlx::QueryBuilder::new("UPDATE findings SET resolved_at = ");
+            update.push_bind(now).push(" WHERE finding_id IN (");
+            let mut ids = update.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            update.push(")");
+            stats.resolved += update.build().execute(&mut *tx).await.map_err(op("resolve findings"))?.rows_affected();
+        }
+        for (id, detail) in &diff.changed {
+            let sql = format!("UPDATE findings SET detail = CAST($1{json} WHERE finding_id = $2");
+            sqlx::query(&sql).bind(detail).bind(*id).execute(&mut *tx).await.map_err(op("update finding detail"))?;
+            stats.detail_updated += 1;
+        }
+        stats.refreshed = sqlx::query("UPDATE findings SET last_seen_at = $1 WHERE resolved_at IS NULL AND last_seen_at <> $1")
+            .bind(now).execute(&mut *tx).await.map_err(op("refresh findings"))?.rows_affected();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new("INSERT INTO findings (finding_key, kind, severity, provider, \
+                external_id, customer_id, detail, first_seen_at, last_seen_at, run_id) ");
+            insert.push_values(chunk, |mut row, (key, kind, severity, provider, external_id, customer, detail)| {
+                row.push_bind(*key).push_bind(*kind).push_bind(*severity).push_bind(*provider)
+                    .push_bind(*external_id).push_bind(*customer)
+                    .push("CAST(").push_bind_unseparated(*detail).push_unseparated(json)
+                    .push_bind(now).push_bind(now).push_bind(run_id);
+            });
+            stats.inserted += insert.build().execute(&mut *tx).await.map_err(op("insert findings"))?.rows_affected();
+        }
+        tx.commit().await.map_err(op("commit findings"))?;
+    });
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_diff_raises_new_resolves_gone_and_updates_changed_details() {
+        let current = df!(
+            "finding_key" => ["a", "b", "c"],
+            "kind" => ["trial_expired"; 3],
+            "severity" => ["warning"; 3],
+            "provider" => ["elkassa"; 3],
+            "external_id" => ["E1", "E2", "E3"],
+            "customer_id" => [Some(1i64), None, Some(3)],
+            "detail" => ["{}", r#"{"v":2}"#, "{}"],
+        )
+        .unwrap();
+        let open = df!(
+            "finding_id" => [1i64, 2, 3],
+            "finding_key" => ["a", "b", "gone"],
+            "detail" => ["{}", r#"{"v":1}"#, "{}"],
+        )
+        .unwrap();
+        let diff = diff(&current, &open).unwrap();
+        let new_keys: Vec<_> = diff
+            .new
+            .column("finding_key")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(new_keys, [Some("c")]);
+        assert_eq!(diff.gone, [3]);
+        assert_eq!(diff.changed, [(2, r#"{"v":2}"#.to_owned())]);
+    }
+
+    #[test]
+    fn postgres_jsonb_text_compares_equal_to_the_compact_form() {
+        assert_eq!(
+            canonical_json(r#"{"b": 1, "a": "x"}"#),
+            r#"{"a":"x","b":1}"#
+        );
+    }
+}
