@@ -205,7 +205,11 @@ impl Synthetic {
     }
 
     fn account(&mut self, i: u32, provider: &str, id: String, email: String, removed: bool) {
-        let status = if i % 11 == 0 { "INACTIVE" } else { "ACTIVE" };
+        let status = if i.is_multiple_of(11) {
+            "INACTIVE"
+        } else {
+            "ACTIVE"
+        };
         let removed = if removed {
             Value::Time(self.now)
         } else {
@@ -233,18 +237,22 @@ impl Synthetic {
         if i % 1000 == 1 {
             self.account(i, "elkassa", format!("D{i}"), email, false);
         }
-        let trial = i % 5 == 0;
+        let trial = i.is_multiple_of(5);
         let (packet, expires) = if trial {
             ("9", self.registered(i) + TimeDelta::days(30))
         } else {
             ("13", self.day(i64::from(i % 400) - 50))
         };
-        let notes = match (i % 97 == 0, trial) {
+        let notes = match (i.is_multiple_of(97), trial) {
             (true, _) => "3 Bulan",
             (false, true) => "Trial 30 Hari",
             (false, false) => "12 Bulan",
         };
-        let status = if i % 11 == 0 { "INACTIVE" } else { "ACTIVE" };
+        let status = if i.is_multiple_of(11) {
+            "INACTIVE"
+        } else {
+            "ACTIVE"
+        };
         self.contracts.push(vec![
             text("elkassa"),
             text(format!("E{i}")),
@@ -268,7 +276,7 @@ impl Synthetic {
             2 => ("middleware", format!("W{i}")),
             _ => return,
         };
-        let email = if i % 251 == 0 {
+        let email = if i.is_multiple_of(251) {
             format!("other{i}@bench.test")
         } else {
             format!("c{i}@bench.test")
@@ -294,7 +302,7 @@ impl Synthetic {
             "mcp" => self.contracts.push(vec![
                 text("mcp"),
                 text(id),
-                text(if i % 333 == 0 { "11" } else { packet }),
+                text(if i.is_multiple_of(333) { "11" } else { packet }),
                 Value::Null,
                 Value::Flag(false),
                 Value::Time(self.day(200)),

@@ -95,7 +95,7 @@ impl CraftedPopulation {
         let mut user = User {
             index,
             email_index: index,
-            grosir: index % 3 == 0,
+            grosir: index.is_multiple_of(3),
             registered: days_ago(100),
             packet: 4,
             notes: 4,
