@@ -10,6 +10,8 @@ use crate::outcome::RunStatus;
 use crate::sim::{Faults, SimConfig, SimServer, Simulator};
 use crate::sync::{sync_all, SyncOptions};
 use crate::warehouse::Warehouse;
+use crate::report::ReportData;
+use chrono::Utc;
 use secrecy::SecretString;
 use std::path::Path;
 
@@ -48,7 +50,13 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
     )
     .await?;
     print_sync_report(&report);
+    let reconciled = crate::reconcile::run_job(&warehouse, &config.reconcile, Utc::now()).await?;
+    crate::cli::print_reconcile(&reconciled);
+    let report_file = database.with_file_name("report.html");
+    let data = ReportData::gather(&warehouse, Utc::now(), 50).await?;
+    std::fs::write(&report_file, crate::report::html::render(&data))?;
     print_summary(&warehouse, database).await?;
+    println!("  morning report: open {} in a browser", report_file.display());
     warehouse.close().await;
     server.stop().await;
     // The sample holds rejected rows on purpose; the demo's exit code is the

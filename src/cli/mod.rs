@@ -16,6 +16,7 @@ use std::path::PathBuf;
 mod schedule;
 pub use schedule::{JobsArgs, JobsCommand, RunArgs, ScheduleArgs};
 mod reconcile;
+pub use reconcile::print_reconcile;
 
 /// rekon: sync partner APIs into a warehouse that analysts query (Postgres, or an embedded SQLite file).
 ///
