@@ -7,10 +7,10 @@ use crate::onboard::register::{OnboardOptions, Registrars};
 use crate::onboard::report::print_tally;
 use crate::onboard::Partner;
 use crate::outcome::RunStatus;
+use crate::report::ReportData;
 use crate::sim::{Faults, SimConfig, SimServer, Simulator};
 use crate::sync::{sync_all, SyncOptions};
 use crate::warehouse::Warehouse;
-use crate::report::ReportData;
 use chrono::Utc;
 use secrecy::SecretString;
 use std::path::Path;
@@ -56,7 +56,10 @@ pub async fn run_demo(database: &Path, users: u32, seed: u64) -> anyhow::Result<
     let data = ReportData::gather(&warehouse, Utc::now(), 50).await?;
     std::fs::write(&report_file, crate::report::html::render(&data))?;
     print_summary(&warehouse, database).await?;
-    println!("  morning report: open {} in a browser", report_file.display());
+    println!(
+        "  morning report: open {} in a browser",
+        report_file.display()
+    );
     warehouse.close().await;
     server.stop().await;
     // The sample holds rejected rows on purpose; the demo's exit code is the
