@@ -52,13 +52,13 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sync every configured partner into the warehouse (one run row each).
+    /// Sync every configured partner into the warehouse (one run row each), then reconcile.
     Sync(SyncArgs),
     /// Apply pending warehouse migrations (sync and demo do this too).
     Migrate,
     /// Serve the simulated partner API until Ctrl-C.
     Sim(SimArgs),
-    /// Start a simulator, sync it into an SQLite file and print what landed.
+    /// Start the simulated partners, onboard a sample drop, sync, reconcile and report into an SQLite file.
     Demo(DemoArgs),
     /// Register the rows of CSV drops with every partner they target (never twice), write results and rejects.
     Onboard(onboard::OnboardArgs),
