@@ -133,7 +133,8 @@ impl Warehouse {
                    phone_e164 = COALESCE(phone_e164, $5), identity_hash = COALESCE(identity_hash, $6), \
                    identity_last4 = COALESCE(identity_last4, $7), updated_at = $8 \
                    WHERE customer_id = $1 AND ((legal_name IS NULL AND $2 IS NOT NULL) \
-                      OR (shop_name IS NULL AND $3 IS NOT NULL) OR (email IS NULL AND $4 IS NOT NULL) \
+                      OR (shop_name IS NULL AND $3 IS NOT NULL) \
+                      OR (email IS NULL AND $4 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers held WHERE held.email = $4)) \
                       OR (phone_e164 IS NULL AND $5 IS NOT NULL) OR (identity_hash IS NULL AND $6 IS NOT NULL))";
         dual!(self, Warehouse, pool => {
             sqlx::query(sql)

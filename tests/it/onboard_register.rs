@@ -349,3 +349,50 @@ async fn sync_polls_pending_tickets_until_done(db: &TestWarehouse) {
     server.stop().await;
 }
 on_both_backends!(every_sync_polls_pending_tickets_and_lists_registered_shops_under_their_customers => sync_polls_pending_tickets_until_done);
+
+async fn matching_is_idempotent_when_an_email_is_held_elsewhere(db: &TestWarehouse) {
+    use rekon::warehouse::{CustomerFacts, MatchRule};
+    let w = &db.warehouse;
+    let held = CustomerFacts {
+        email: Some("held@example.test".to_owned()),
+        ..CustomerFacts::default()
+    };
+    w.match_customer(&held).await.unwrap();
+    // Registered first by phone only (QM), so the customer has no email.
+    let by_phone = CustomerFacts {
+        legal_name: Some("Putri".to_owned()),
+        phone_e164: Some("+6281234567890".to_owned()),
+        identity_hash: Some("h1".to_owned()),
+        ..CustomerFacts::default()
+    };
+    let (person, rule) = w.match_customer(&by_phone).await.unwrap();
+    assert_eq!(rule, MatchRule::New);
+    // The same person (by national ID) now gives an email another customer holds.
+    let moved = CustomerFacts {
+        email: Some("held@example.test".to_owned()),
+        ..by_phone.clone()
+    };
+    assert_eq!(
+        w.match_customer(&moved).await.unwrap(),
+        (person, MatchRule::Identity)
+    );
+    let stamp =
+        format!("SELECT CAST(updated_at AS TEXT) FROM customers WHERE customer_id = {person}");
+    let before = crate::harness::text(w, &stamp).await;
+    assert_eq!(
+        w.match_customer(&moved).await.unwrap(),
+        (person, MatchRule::Identity)
+    );
+    assert_eq!(
+        crate::harness::text(w, &stamp).await,
+        before,
+        "a rerun touched the customer"
+    );
+    let email = format!("SELECT email FROM customers WHERE customer_id = {person}");
+    assert_eq!(
+        crate::harness::text(w, &email).await,
+        None,
+        "took an email another customer holds"
+    );
+}
+on_both_backends!(matching_a_row_again_changes_no_customer_even_when_its_email_is_held_elsewhere => matching_is_idempotent_when_an_email_is_held_elsewhere);
