@@ -6,9 +6,9 @@ use super::prepare::Task;
 use super::registrars::{complete, Registrars};
 use super::PartnerOutcome;
 use crate::onboard::{LoginMethod, Partner};
-use crate::providers::mcp::{ClientRegistration, McpError, McpOutcome};
-use crate::providers::middleware::{MiddlewareError, TicketOutcome};
-use crate::providers::qm::{self, QmCustomer, QmError, QmOutcome};
+use crate::providers::mcp::{ClientRegistration, McpClient, McpError, McpOutcome};
+use crate::providers::middleware::{MiddlewareClient, MiddlewareError, TicketOutcome};
+use crate::providers::qm::{self, QmClient, QmCustomer, QmError, QmOutcome};
 use crate::warehouse::{AccountFacts, TicketPoll, Warehouse, WarehouseError};
 
 /// Why a call failed, as far as the ledger cares.
@@ -50,13 +50,11 @@ fn duplicate_resolution(task: &Task<'_>) -> &'static str {
 /// Registers the row with MCP; an earlier unanswered call is settled by MCP's duplicate answer.
 pub(super) async fn run_mcp(
     registrars: &Registrars,
+    client: &McpClient,
     warehouse: &Warehouse,
     task: &Task<'_>,
     run_id: i64,
 ) -> Result<PartnerOutcome, WarehouseError> {
-    let Some(client) = registrars.mcp.as_ref() else {
-        unreachable!("dispatch checks the partner is configured");
-    };
     let row = task.row;
     let request = ClientRegistration {
         name: row.name.clone(),
@@ -125,13 +123,11 @@ pub(super) async fn run_mcp(
 /// Registers the row with QM; QM's "already registered" settles an earlier unanswered call.
 pub(super) async fn run_qm(
     registrars: &Registrars,
+    client: &QmClient,
     warehouse: &Warehouse,
     task: &Task<'_>,
     run_id: i64,
 ) -> Result<PartnerOutcome, WarehouseError> {
-    let Some(client) = registrars.qm.as_ref() else {
-        unreachable!("dispatch checks the partner is configured");
-    };
     let row = task.row;
     let method = row.login_method.unwrap_or(LoginMethod::Email);
     let customer = QmCustomer {
@@ -208,13 +204,11 @@ pub(super) async fn run_qm(
 /// post, so an unanswered post is followed by the same ticket, not a new one.
 pub(super) async fn run_middleware(
     registrars: &Registrars,
+    client: &MiddlewareClient,
     warehouse: &Warehouse,
     task: &Task<'_>,
     run_id: i64,
 ) -> Result<PartnerOutcome, WarehouseError> {
-    let Some(client) = registrars.middleware.as_ref() else {
-        unreachable!("dispatch checks the partner is configured");
-    };
     let id = task.entry.ledger_id;
     let ticket = task
         .entry

@@ -26,13 +26,10 @@ pub(super) fn needs_activation(task: &Task<'_>) -> bool {
 /// Registers (or resolves) the row, then activates its packet when asked.
 pub(super) async fn run(
     registrars: &Registrars,
+    client: &ElkassaClient,
     warehouse: &Warehouse,
     task: &Task<'_>,
-    _run_id: i64,
 ) -> Result<PartnerOutcome, WarehouseError> {
-    let Some(client) = registrars.elkassa.as_ref() else {
-        unreachable!("dispatch checks the partner is configured");
-    };
     let entry = &task.entry;
     let mut outcome = if entry.is_final() {
         PartnerOutcome::new(

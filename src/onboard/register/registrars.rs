@@ -99,12 +99,13 @@ impl Registrars {
             .is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 
-    fn is_configured(&self, partner: Partner) -> bool {
+    /// The partner's client, `None` when the partner is not configured.
+    fn client(&self, partner: Partner) -> Option<Client<'_>> {
         match partner {
-            Partner::Elkassa => self.elkassa.is_some(),
-            Partner::Mcp => self.mcp.is_some(),
-            Partner::Middleware => self.middleware.is_some(),
-            Partner::Qm => self.qm.is_some(),
+            Partner::Elkassa => self.elkassa.as_ref().map(Client::Elkassa),
+            Partner::Mcp => self.mcp.as_ref().map(Client::Mcp),
+            Partner::Middleware => self.middleware.as_ref().map(Client::Middleware),
+            Partner::Qm => self.qm.as_ref().map(Client::Qm),
         }
     }
 
@@ -125,34 +126,45 @@ impl Registrars {
                 "done on an earlier run (ledger)",
             ));
         }
-        let unavailable = if !self.is_configured(task.partner) {
-            Some(format!(
+        let client = self.client(task.partner);
+        let unavailable = match client {
+            None => Some(format!(
                 "{} is not configured; the row is sent on a later run",
                 task.partner
-            ))
-        } else if self.is_refused(task.partner) {
-            Some(format!(
+            )),
+            Some(_) if self.is_refused(task.partner) => Some(format!(
                 "{} refused the credentials earlier in this run; not sent",
                 task.partner
-            ))
-        } else {
-            None
+            )),
+            Some(_) => None,
         };
-        if let Some(message) = unavailable {
+        let (Some(client), None) = (client, &unavailable) else {
+            let message = unavailable.unwrap_or_default();
             if entry.is_ambiguous() {
                 return Ok(PartnerOutcome::new(&entry.state, None, message));
             }
             return complete(warehouse, entry.ledger_id, "failed", None, None, &message).await;
-        }
-        match task.partner {
-            Partner::Elkassa => super::elkassa::run(self, warehouse, task, run_id).await,
-            Partner::Mcp => super::calls::run_mcp(self, warehouse, task, run_id).await,
-            Partner::Middleware => {
-                super::calls::run_middleware(self, warehouse, task, run_id).await
+        };
+        match client {
+            Client::Elkassa(client) => super::elkassa::run(self, client, warehouse, task).await,
+            Client::Mcp(client) => {
+                super::calls::run_mcp(self, client, warehouse, task, run_id).await
             }
-            Partner::Qm => super::calls::run_qm(self, warehouse, task, run_id).await,
+            Client::Middleware(client) => {
+                super::calls::run_middleware(self, client, warehouse, task, run_id).await
+            }
+            Client::Qm(client) => super::calls::run_qm(self, client, warehouse, task, run_id).await,
         }
     }
+}
+
+/// A configured partner's client, so each call site gets the one it needs.
+#[derive(Clone, Copy)]
+enum Client<'a> {
+    Elkassa(&'a ElkassaClient),
+    Mcp(&'a McpClient),
+    Middleware(&'a MiddlewareClient),
+    Qm(&'a QmClient),
 }
 
 fn limiter(partner: Partner, rate: f64) -> Result<DefaultDirectRateLimiter, RegistrarsError> {
