@@ -35,7 +35,7 @@ pub async fn write_metrics(
         stats.push((job.clone(), warehouse.job_stats(job).await?));
     }
     let findings = warehouse.open_findings_by_kind().await?;
-    let text = render(&stats, findings.as_deref());
+    let text = render(&stats, Some(&findings));
     write_atomically(path, &text).map_err(|source| MetricsError::Write {
         path: path.to_owned(),
         source,

@@ -1,7 +1,7 @@
 //! What the scheduler asks of `sync_runs`: abandoned runs, the latest start
 //! of a job, and the figures of its metrics file.
 
-use super::{dual, op, Backend, Warehouse, WarehouseError};
+use super::{dual, op, Warehouse, WarehouseError};
 use chrono::{DateTime, Utc};
 
 /// A job's figures over every run recorded for it.
@@ -101,34 +101,14 @@ impl Warehouse {
         Ok(stats)
     }
 
-    /// Open findings per kind, or `None` while the warehouse has no
-    /// `findings` table (it arrives with reconciliation).
-    pub async fn open_findings_by_kind(
-        &self,
-    ) -> Result<Option<Vec<(String, i64)>>, WarehouseError> {
-        let exists_sql = match self.backend() {
-            Backend::Postgres => {
-                "SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables \
-                                  WHERE table_schema = 'rekon' AND table_name = 'findings'"
-            }
-            Backend::Sqlite => {
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'findings'"
-            }
-        };
-        let counts_sql =
+    /// Open (unresolved) findings per kind.
+    pub async fn open_findings_by_kind(&self) -> Result<Vec<(String, i64)>, WarehouseError> {
+        let sql =
             "SELECT kind, COUNT(*) FROM findings WHERE resolved_at IS NULL GROUP BY kind ORDER BY kind";
         dual!(self, Warehouse, pool => {
-            let exists: i64 = sqlx::query_scalar(exists_sql)
-                .fetch_one(pool)
-                .await
-                .map_err(op("look for the findings table"))?;
-            if exists == 0 {
-                return Ok(None);
-            }
-            sqlx::query_as::<_, (String, i64)>(counts_sql)
+            sqlx::query_as::<_, (String, i64)>(sql)
                 .fetch_all(pool)
                 .await
-                .map(Some)
                 .map_err(op("count open findings"))
         })
     }
