@@ -2,24 +2,10 @@
 //! timestamps become epoch milliseconds (`*_ms`), flags 0/1, so every rule
 //! downstream is plain integer and string work.
 
+pub(crate) use super::reader::{read_frame, Field};
 use super::ReconcileError;
-use crate::warehouse::{dual, Warehouse};
-use futures::TryStreamExt;
+use crate::warehouse::Warehouse;
 use polars::prelude::*;
-use sqlx::Row;
-
-/// How a selected column is decoded.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Field {
-    /// Text, kept as is.
-    Text,
-    /// A whole number.
-    Int,
-    /// An instant, selected as `{ms}column{/ms}`: epoch milliseconds.
-    Time,
-    /// A boolean, as 0/1.
-    Flag,
-}
 
 /// Accounts at every partner, with the identity fields each partner holds.
 const ACCOUNTS: &str = "SELECT provider, external_id, status, email, legal_name, phone_e164, identity_hash, \
@@ -188,58 +174,6 @@ impl Frames {
         .map(|frame| frame.height())
         .sum()
     }
-}
-
-/// Column builders for one frame, filled row by row as the rows stream in.
-enum Builder {
-    Text(StringChunkedBuilder),
-    Int(PrimitiveChunkedBuilder<Int64Type>),
-}
-
-/// Streams `sql` into a frame whose columns `fields` names and types, in select order.
-pub(crate) async fn read_frame(
-    warehouse: &Warehouse,
-    sql: &str,
-    fields: &[(&str, Field)],
-) -> Result<DataFrame, ReconcileError> {
-    let mut builders: Vec<Builder> = fields
-        .iter()
-        .map(|(name, field)| match field {
-            Field::Text => Builder::Text(StringChunkedBuilder::new((*name).into(), 1024)),
-            _ => Builder::Int(PrimitiveChunkedBuilder::new((*name).into(), 1024)),
-        })
-        .collect();
-    let query = warehouse.with_epoch_ms(sql);
-    let read_error = |source| ReconcileError::Read {
-        query: sql
-            .split_whitespace()
-            .take(12)
-            .collect::<Vec<_>>()
-            .join(" "),
-        source,
-    };
-    dual!(warehouse, Warehouse, pool => {
-        let mut rows = sqlx::query(&query).fetch(pool);
-        while let Some(row) = rows.try_next().await.map_err(read_error)? {
-            for (index, ((_, field), builder)) in fields.iter().zip(builders.iter_mut()).enumerate() {
-                match (field, builder) {
-                    (Field::Text, Builder::Text(b)) => b.append_option(row.try_get::<Option<&str>, _>(index).map_err(read_error)?),
-                    (Field::Int, Builder::Int(b)) => b.append_option(row.try_get::<Option<i64>, _>(index).map_err(read_error)?),
-                    (Field::Time, Builder::Int(b)) => b.append_option(row.try_get::<Option<i64>, _>(index).map_err(read_error)?),
-                    (Field::Flag, Builder::Int(b)) => b.append_option(row.try_get::<Option<bool>, _>(index).map_err(read_error)?.map(i64::from)),
-                    _ => unreachable!("builders are made from the same field list"),
-                }
-            }
-        }
-    });
-    let columns = builders
-        .into_iter()
-        .map(|builder| match builder {
-            Builder::Text(b) => b.finish().into_series().into_column(),
-            Builder::Int(b) => b.finish().into_series().into_column(),
-        })
-        .collect();
-    DataFrame::new_infer_height(columns).map_err(ReconcileError::frame)
 }
 
 /// Adds `to`, computed from `from` by `normalise`.

@@ -13,6 +13,7 @@ pub mod frames;
 mod identity;
 pub mod matching;
 mod onboarding;
+mod reader;
 pub mod store;
 
 pub use detail::{canonical_json, finding_key, instant, FINDING_COLUMNS};
@@ -36,8 +37,8 @@ pub enum ReconcileError {
     Read {
         /// The start of the query.
         query: String,
-        /// Driver error.
-        source: sqlx::Error,
+        /// What failed: the driver, or a value of the wrong type.
+        source: reader::ReadFailure,
     },
     /// A frame operation failed (a bug, or a column of an unexpected type).
     #[error("reconcile: frame operation: {0}")]
