@@ -22,14 +22,20 @@ pub(super) fn findings(
     ])
 }
 
-/// Accounts still listed, under their matched customer.
-fn live(matched: &DataFrame) -> LazyFrame {
+/// Accounts still listed, under their matched customer, with only the
+/// columns a rule needs: a join copies every column it carries.
+fn live(matched: &DataFrame, columns: &[&str]) -> LazyFrame {
+    let mut selected = vec![
+        col("provider"),
+        col("external_id"),
+        col("customer").alias("customer_id"),
+    ];
+    selected.extend(columns.iter().map(|name| col(*name)));
     matched
         .clone()
         .lazy()
         .filter(col("removed_ms").is_null())
-        .drop(cols(["customer_id"]))
-        .rename(["customer"], ["customer_id"], true)
+        .select(selected)
 }
 
 fn collect(frame: LazyFrame) -> Result<DataFrame, ReconcileError> {
@@ -39,7 +45,7 @@ fn collect(frame: LazyFrame) -> Result<DataFrame, ReconcileError> {
 /// One customer holding several accounts at one partner: one finding per
 /// (partner, customer), keyed by the lowest account id.
 fn duplicates(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
-    let groups = live(matched)
+    let groups = live(matched, &["email_norm"])
         .filter(col("customer_id").is_not_null())
         .group_by([col("provider"), col("customer_id")])
         .agg([
@@ -112,12 +118,15 @@ fn unknown_to_ledger(frames: &Frames, matched: &DataFrame) -> Result<DataFrame, 
     let began = ledger
         .group_by([col("provider")])
         .agg([col("created_ms").min().alias("ledger_began_ms")]);
-    let rows = live(matched)
-        .join(made, keys.clone(), keys, JoinArgs::new(JoinType::Anti))
-        .inner_join(began, col("provider"), col("provider"))
-        .filter(
-            coalesce(&[col("registered_ms"), col("first_seen_ms")]).gt_eq(col("ledger_began_ms")),
-        );
+    // Narrow to partners with a ledger and accounts since it began before
+    // the anti-join, which then hashes only the accounts in question.
+    let rows = live(
+        matched,
+        &["registered_ms", "first_seen_ms", "email_norm", "shop_name"],
+    )
+    .inner_join(began, col("provider"), col("provider"))
+    .filter(coalesce(&[col("registered_ms"), col("first_seen_ms")]).gt_eq(col("ledger_began_ms")))
+    .join(made, keys.clone(), keys, JoinArgs::new(JoinType::Anti));
     let fields: &[DetailField] = &[
         ("registered_at", "registered_ms", Shown::Time),
         ("email", "email_norm", Shown::Text),

@@ -155,6 +155,7 @@ fn activation_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
             col("external_id").alias("mcp_account"),
             col("packet_id").alias("paid_packet"),
         ]);
+    // Only the columns the finding shows: the ELKASSA side is most of `base`.
     let rows = base
         .clone()
         .lazy()
@@ -163,6 +164,12 @@ fn activation_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
                 .eq(lit("elkassa"))
                 .and(col("customer_id").is_not_null()),
         )
+        .select([
+            col("provider"),
+            col("external_id"),
+            col("customer_id"),
+            col("packet_id"),
+        ])
         .inner_join(paid, col("customer_id"), col("customer_id"))
         .filter(col("packet_id").neq_missing(col("paid_packet")));
     let rows = with_aspect(rows, Some("activation"))

@@ -96,7 +96,7 @@ const TICKET_FIELDS: &[(&str, Field)] = &[
 /// Every table reconcile looks at.
 #[derive(Debug, Clone)]
 pub struct Frames {
-    /// `provider_accounts`, plus `email_norm` and `name_norm`.
+    /// `provider_accounts` with `email` replaced by `email_norm`, plus `name_norm`.
     pub accounts: DataFrame,
     /// `contracts`, plus `notes_norm`.
     pub contracts: DataFrame,
@@ -140,6 +140,11 @@ impl Frames {
         let [mut accounts, mut contracts, mut packets, customers, ledger, sessions, tickets] =
             <[DataFrame; 7]>::try_from(frames).expect("seven tables were read");
         normalise_into(&mut accounts, "email", "email_norm", normalise_email)?;
+        // Rules compare and show the normalised email only; the listed one
+        // would be the widest column of the largest frame.
+        let _ = accounts
+            .drop_in_place("email")
+            .map_err(ReconcileError::frame)?;
         normalise_into(&mut accounts, "legal_name", "name_norm", normalise_name)?;
         normalise_into(&mut packets, "packet_desc", "desc_norm", normalise_name)?;
         normalise_into(

@@ -25,25 +25,32 @@ pub(super) fn findings(matched: &DataFrame) -> Result<DataFrame, ReconcileError>
             .is_null()
             .and(col("customer").is_not_null()),
     );
-    let long = FIELDS
-        .iter()
-        .map(|(aspect, compared, shown)| {
-            live.clone().filter(col(*compared).is_not_null()).select([
-                col("customer"),
-                col("provider"),
-                col("external_id"),
-                lit(*aspect).alias("aspect"),
-                col(*compared).alias("value"),
-                col(*shown).cast(DataType::String).alias("shown"),
-            ])
-        })
-        .collect::<Vec<_>>();
-    let long = concat(long, UnionArgs::default()).map_err(ReconcileError::frame)?;
+    // One field at a time: the sorted long frame of all four would be the
+    // largest thing reconcile ever holds.
+    let mut all = super::detail::empty_findings();
+    for (aspect, compared, shown) in FIELDS {
+        let rows = live.clone().filter(col(compared).is_not_null()).select([
+            col("customer"),
+            col("provider"),
+            col("external_id"),
+            lit(aspect).alias("aspect"),
+            col(compared).alias("value"),
+            col(shown).cast(DataType::String).alias("shown"),
+        ]);
+        let part = differing(rows)?;
+        all.vstack_mut(&part).map_err(ReconcileError::frame)?;
+    }
+    Ok(all)
+}
+
+/// The customers whose rows of one field hold more than one value, from more than one partner.
+fn differing(rows: LazyFrame) -> Result<DataFrame, ReconcileError> {
     let mut aggregates = vec![
         col("value").n_unique().alias("values"),
         col("provider").n_unique().alias("partners"),
         col("provider").first().alias("provider"),
         col("external_id").first().alias("external_id"),
+        col("aspect").first().alias("aspect"),
     ];
     for partner in PARTNERS {
         aggregates.push(
@@ -53,12 +60,12 @@ pub(super) fn findings(matched: &DataFrame) -> Result<DataFrame, ReconcileError>
                 .alias(partner),
         );
     }
-    let rows = long
+    let rows = rows
         .sort(
-            ["customer", "aspect", "provider", "external_id"],
+            ["customer", "provider", "external_id"],
             SortMultipleOptions::default(),
         )
-        .group_by_stable([col("customer"), col("aspect")])
+        .group_by_stable([col("customer")])
         .agg(aggregates)
         .filter(col("values").gt(lit(1)).and(col("partners").gt(lit(1))))
         .rename(["customer"], ["customer_id"], true);
