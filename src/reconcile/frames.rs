@@ -5,6 +5,7 @@
 pub(crate) use super::reader::{read_frame, Field};
 use super::ReconcileError;
 use crate::warehouse::Warehouse;
+use futures::{StreamExt, TryStreamExt};
 use polars::prelude::*;
 
 /// Accounts at every partner, with the identity fields each partner holds.
@@ -116,27 +117,29 @@ impl Frames {
     /// Reads every table reconcile needs.
     pub async fn read(warehouse: &Warehouse) -> Result<Self, ReconcileError> {
         // Each table on its own connection and task: the database steps
-        // through one while the rows of another are decoded.
-        let read = |sql: &'static str, fields: &'static [(&'static str, Field)]| {
-            let warehouse = warehouse.clone();
-            tokio::spawn(async move { read_frame(&warehouse, sql, fields).await })
-        };
-        let tasks = [
-            read(ACCOUNTS, ACCOUNT_FIELDS),
-            read(CONTRACTS, CONTRACT_FIELDS),
-            read(PACKETS, PACKET_FIELDS),
-            read(CUSTOMERS, CUSTOMER_FIELDS),
-            read(LEDGER, LEDGER_FIELDS),
-            read(SESSIONS, SESSION_FIELDS),
-            read(TICKETS, TICKET_FIELDS),
+        // through one while the rows of another are decoded. No more at once
+        // than the pool holds, so no reader waits out the acquire timeout.
+        let tables: [(&'static str, &'static [(&'static str, Field)]); 7] = [
+            (ACCOUNTS, ACCOUNT_FIELDS),
+            (CONTRACTS, CONTRACT_FIELDS),
+            (PACKETS, PACKET_FIELDS),
+            (CUSTOMERS, CUSTOMER_FIELDS),
+            (LEDGER, LEDGER_FIELDS),
+            (SESSIONS, SESSION_FIELDS),
+            (TICKETS, TICKET_FIELDS),
         ];
-        let mut frames = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            frames.push(
-                task.await
-                    .map_err(|e| ReconcileError::Task(e.to_string()))??,
-            );
-        }
+        let reads = tables.map(|(sql, fields)| {
+            let warehouse = warehouse.clone();
+            async move {
+                tokio::spawn(async move { read_frame(&warehouse, sql, fields).await })
+                    .await
+                    .map_err(|e| ReconcileError::Task(e.to_string()))?
+            }
+        });
+        let frames: Vec<DataFrame> = futures::stream::iter(reads)
+            .buffered(warehouse.pool_size() as usize)
+            .try_collect()
+            .await?;
         let [mut accounts, mut contracts, mut packets, customers, ledger, sessions, tickets] =
             <[DataFrame; 7]>::try_from(frames).expect("seven tables were read");
         normalise_into(&mut accounts, "email", "email_norm", normalise_email)?;

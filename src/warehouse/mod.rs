@@ -203,6 +203,14 @@ impl Warehouse {
         sql.replace("{ms}", open).replace("{/ms}", close)
     }
 
+    /// Connections the pool may hold open at once.
+    pub fn pool_size(&self) -> u32 {
+        match self {
+            Warehouse::Sqlite(pool) => pool.options().get_max_connections(),
+            Warehouse::Postgres(pool) => pool.options().get_max_connections(),
+        }
+    }
+
     /// Counts rows of a table (analyst-facing names only).
     pub async fn count(&self, table: &str, filter: &str) -> Result<i64, WarehouseError> {
         let sql = format!("SELECT COUNT(*) FROM {table} {filter}");
