@@ -27,37 +27,14 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 /// joins: a join would copy every account column three times, the largest
 /// transient of a reconcile; this adds two columns and copies nothing.
 pub fn match_accounts(frames: &Frames) -> Result<DataFrame, ReconcileError> {
-    let text = |frame: &DataFrame, name: &str| -> Result<StringChunked, ReconcileError> {
-        let column = frame.column(name).map_err(ReconcileError::frame)?;
-        column.str().cloned().map_err(ReconcileError::frame)
-    };
-    let customers = &frames.customers;
-    let ids = customers
-        .column("customer_id")
-        .and_then(|c| c.i64().cloned())
-        .map_err(ReconcileError::frame)?;
-    let (identity, email, phone) = (
-        text(customers, "identity_hash")?,
-        text(customers, "email")?,
-        text(customers, "phone_e164")?,
-    );
-    let by_identity = first_customer(identity.iter().map(|k| k.map(Cow::Borrowed)), &ids);
-    let by_email = first_customer(email.iter().map(|k| k.map(lower)), &ids);
-    let by_phone = first_customer(phone.iter().map(|k| k.map(Cow::Borrowed)), &ids);
-
+    let lookups = Lookups::of(&frames.customers)?;
     let accounts = &frames.accounts;
     let (identity, email, phone) = (
         text(accounts, "identity_hash")?,
         text(accounts, "email_norm")?,
         text(accounts, "phone_e164")?,
     );
-    let written = accounts
-        .column("customer_id")
-        .and_then(|c| c.i64().cloned())
-        .map_err(ReconcileError::frame)?;
-    let find = |map: &PlHashMap<Cow<'_, str>, i64>, key: Option<&str>| {
-        key.and_then(|key| map.get(key).copied())
-    };
+    let written = int(accounts, "customer_id")?;
     let mut rules = Vec::with_capacity(accounts.height());
     let mut matched = Vec::with_capacity(accounts.height());
     for (((identity, email), phone), written) in identity
@@ -66,15 +43,9 @@ pub fn match_accounts(frames: &Frames) -> Result<DataFrame, ReconcileError> {
         .zip(phone.iter())
         .zip(written.iter())
     {
-        let (rule, customer) = if let Some(id) = find(&by_identity, identity) {
-            ("identity", Some(id))
-        } else if let Some(id) = find(&by_email, email) {
-            ("email", Some(id))
-        } else if let Some(id) = find(&by_phone, phone) {
-            ("phone", Some(id))
-        } else {
-            ("new", written)
-        };
+        let (rule, customer) = lookups
+            .find(identity, email, phone)
+            .unwrap_or(("new", written));
         rules.push(rule);
         matched.push(customer);
     }
@@ -83,6 +54,54 @@ pub fn match_accounts(frames: &Frames) -> Result<DataFrame, ReconcileError> {
         .and_then(|frame| frame.with_column(Column::new("customer".into(), matched)))
         .map_err(ReconcileError::frame)?;
     Ok(out)
+}
+
+/// Customer ids by each matching key, borrowed from the customers frame.
+struct Lookups<'a> {
+    identity: PlHashMap<Cow<'a, str>, i64>,
+    email: PlHashMap<Cow<'a, str>, i64>,
+    phone: PlHashMap<Cow<'a, str>, i64>,
+}
+
+impl<'a> Lookups<'a> {
+    fn of(customers: &'a DataFrame) -> Result<Self, ReconcileError> {
+        let ids = int(customers, "customer_id")?;
+        let borrowed = |name| -> Result<_, ReconcileError> {
+            Ok(text(customers, name)?.iter().map(|k| k.map(Cow::Borrowed)))
+        };
+        let emails = text(customers, "email")?.iter().map(|k| k.map(lower));
+        Ok(Lookups {
+            identity: first_customer(borrowed("identity_hash")?, ids),
+            email: first_customer(emails, ids),
+            phone: first_customer(borrowed("phone_e164")?, ids),
+        })
+    }
+
+    /// The first rule that finds a customer for these keys, and that customer.
+    fn find(
+        &self,
+        identity: Option<&str>,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Option<(&'static str, Option<i64>)> {
+        let get = |map: &PlHashMap<Cow<'a, str>, i64>, key: Option<&str>| {
+            key.and_then(|key| map.get(key).copied())
+        };
+        let hit = |rule, map, key| get(map, key).map(|id| (rule, Some(id)));
+        hit("identity", &self.identity, identity)
+            .or_else(|| hit("email", &self.email, email))
+            .or_else(|| hit("phone", &self.phone, phone))
+    }
+}
+
+fn text<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a StringChunked, ReconcileError> {
+    let column = frame.column(name).map_err(ReconcileError::frame)?;
+    column.str().map_err(ReconcileError::frame)
+}
+
+fn int<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a Int64Chunked, ReconcileError> {
+    let column = frame.column(name).map_err(ReconcileError::frame)?;
+    column.i64().map_err(ReconcileError::frame)
 }
 
 /// Key → the lowest customer id holding it (the tie rule), nulls skipped.
