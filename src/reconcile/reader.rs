@@ -115,9 +115,9 @@ fn read_sqlite(path: &Path, sql: &str, columns: &mut Columns) -> Result<(), Read
         for index in 0..columns.builders.len() {
             match row.get_ref(index)? {
                 ValueRef::Null => columns.push_null(index),
-                ValueRef::Integer(value) => columns.push_int(index, value)?,
+                ValueRef::Integer(value) => columns.push_int(index, value),
                 ValueRef::Text(bytes) => columns.push_text(index, bytes)?,
-                ValueRef::Real(value) => columns.push_int(index, value.round() as i64)?,
+                ValueRef::Real(value) => columns.push_real(index, value),
                 ValueRef::Blob(_) => return Err(columns.bad(index, "a blob where a value belongs")),
             }
         }
@@ -169,13 +169,20 @@ impl Columns {
         }
     }
 
-    fn push_int(&mut self, index: usize, value: i64) -> Result<(), ReadFailure> {
+    fn push_int(&mut self, index: usize, value: i64) {
         match &mut self.builders[index] {
             Builder::Int(b) => b.append_value(value),
             // SQLite keeps what it is given: a number in a text column reads as text.
             Builder::Text(b) => b.append_value(value.to_string()),
         }
-        Ok(())
+    }
+
+    /// A float where a whole number belongs (SQLite's `julianday` arithmetic) is rounded.
+    fn push_real(&mut self, index: usize, value: f64) {
+        match &mut self.builders[index] {
+            Builder::Int(b) => b.append_value(value.round() as i64),
+            Builder::Text(b) => b.append_value(value.to_string()),
+        }
     }
 
     /// A value as the database spelled it: text as is, numbers and flags parsed.
@@ -195,7 +202,8 @@ impl Columns {
             _ => text.parse::<i64>().ok(),
         };
         let value = parsed.ok_or_else(|| self.bad(index, &format!("{text:?} is not a number")))?;
-        self.push_int(index, value)
+        self.push_int(index, value);
+        Ok(())
     }
 
     fn finish(self) -> Result<DataFrame, ReconcileError> {
@@ -333,6 +341,46 @@ mod tests {
             .collect();
         assert_eq!(names, [Some("Toko\tA\\B"), None, Some("C\nD")]);
         let flags: Vec<Option<i64>> = whole
+            .column("flag")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(flags, [Some(1), Some(0), None]);
+    }
+
+    #[test]
+    fn sqlite_values_stored_as_another_type_read_as_their_column_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("typed.sqlite");
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        // Columns without a declared type keep every value as it was given.
+        connection
+            .execute_batch(
+                "CREATE TABLE t (name, n, flag);
+                 INSERT INTO t VALUES (42, '7', 1), (NULL, 2.6, 'f'), (2.5, NULL, NULL);",
+            )
+            .unwrap();
+        let mut columns = Columns::new(FIELDS);
+        read_sqlite(
+            &path,
+            "SELECT name, n, flag FROM t ORDER BY rowid",
+            &mut columns,
+        )
+        .unwrap();
+        let frame = columns.finish().unwrap();
+        let names: Vec<Option<&str>> = frame
+            .column("name")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(names, [Some("42"), None, Some("2.5")]);
+        let numbers: Vec<Option<i64>> = frame.column("n").unwrap().i64().unwrap().iter().collect();
+        assert_eq!(numbers, [Some(7), Some(3), None]);
+        let flags: Vec<Option<i64>> = frame
             .column("flag")
             .unwrap()
             .i64()
