@@ -321,6 +321,15 @@ mod tests {
         Ok(columns.finish().expect("columns of one length"))
     }
 
+    fn texts(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
+        let column = frame.column(name).unwrap().str().unwrap();
+        column.iter().map(|v| v.map(str::to_owned)).collect()
+    }
+
+    fn ints(frame: &DataFrame, name: &str) -> Vec<Option<i64>> {
+        frame.column(name).unwrap().i64().unwrap().iter().collect()
+    }
+
     #[test]
     fn copy_lines_split_anywhere_give_the_same_rows() {
         let text: &[u8] = b"Toko\\tA\\\\B\t7\tt\n\\N\t\\N\tf\nC\\nD\t-3\t\\N\n";
@@ -332,21 +341,12 @@ mod tests {
                 "cut at {cut}"
             );
         }
-        let names: Vec<Option<&str>> = whole
-            .column("name")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(names, [Some("Toko\tA\\B"), None, Some("C\nD")]);
-        let flags: Vec<Option<i64>> = whole
-            .column("flag")
-            .unwrap()
-            .i64()
-            .unwrap()
-            .iter()
-            .collect();
+        let names = texts(&whole, "name");
+        assert_eq!(
+            names,
+            [Some("Toko\tA\\B".into()), None, Some("C\nD".into())]
+        );
+        let flags = ints(&whole, "flag");
         assert_eq!(flags, [Some(1), Some(0), None]);
     }
 
@@ -370,23 +370,11 @@ mod tests {
         )
         .unwrap();
         let frame = columns.finish().unwrap();
-        let names: Vec<Option<&str>> = frame
-            .column("name")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(names, [Some("42"), None, Some("2.5")]);
-        let numbers: Vec<Option<i64>> = frame.column("n").unwrap().i64().unwrap().iter().collect();
+        let names = texts(&frame, "name");
+        assert_eq!(names, [Some("42".into()), None, Some("2.5".into())]);
+        let numbers = ints(&frame, "n");
         assert_eq!(numbers, [Some(7), Some(3), None]);
-        let flags: Vec<Option<i64>> = frame
-            .column("flag")
-            .unwrap()
-            .i64()
-            .unwrap()
-            .iter()
-            .collect();
+        let flags = ints(&frame, "flag");
         assert_eq!(flags, [Some(1), Some(0), None]);
     }
 
