@@ -34,37 +34,21 @@ pub(crate) async fn read_frame(
 ) -> Result<DataFrame, ReconcileError> {
     let query = warehouse.with_epoch_ms(sql);
     let mut columns = Columns::new(fields);
-    match warehouse {
+    let read = match warehouse {
         Warehouse::Sqlite(pool) => {
             let path = pool.connect_options().get_filename().to_owned();
-            columns = tokio::task::spawn_blocking(move || {
-                read_sqlite(&path, &query, &mut columns).map(|()| columns)
+            let (read, filled) = tokio::task::spawn_blocking(move || {
+                let read = read_sqlite(&path, &query, &mut columns);
+                (read, columns)
             })
             .await
-            .map_err(|e| ReconcileError::Task(e.to_string()))?
-            .map_err(|source| read_error(sql, source))?;
+            .map_err(|e| ReconcileError::Task(e.to_string()))?;
+            columns = filled;
+            read
         }
-        Warehouse::Postgres(pool) => {
-            let copy = format!("COPY ({query}) TO STDOUT");
-            let mut stream = pool
-                .copy_out_raw(&copy)
-                .await
-                .map_err(|source| read_error(sql, ReadFailure::Postgres(source)))?;
-            let mut lines = CopyLines::default();
-            while let Some(chunk) = stream
-                .try_next()
-                .await
-                .map_err(|source| read_error(sql, ReadFailure::Postgres(source)))?
-            {
-                lines
-                    .push(&chunk, &mut columns)
-                    .map_err(|source| read_error(sql, source))?;
-            }
-            lines
-                .finish(&mut columns)
-                .map_err(|source| read_error(sql, source))?;
-        }
-    }
+        Warehouse::Postgres(pool) => read_postgres(pool, &query, &mut columns).await,
+    };
+    read.map_err(|source| read_error(sql, source))?;
     columns.finish()
 }
 
@@ -76,7 +60,7 @@ pub enum ReadFailure {
     Sqlite(#[from] rusqlite::Error),
     /// Postgres refused the query or the stream broke.
     #[error("postgres: {0}")]
-    Postgres(#[source] sqlx::Error),
+    Postgres(#[from] sqlx::Error),
     /// A value did not decode as its column's type.
     #[error("row {row}, column {column}: {message}")]
     Value {
@@ -123,6 +107,22 @@ fn read_sqlite(path: &Path, sql: &str, columns: &mut Columns) -> Result<(), Read
         }
     }
     Ok(())
+}
+
+/// Streams the query as `COPY` text into the builders.
+async fn read_postgres(
+    pool: &sqlx::PgPool,
+    query: &str,
+    columns: &mut Columns,
+) -> Result<(), ReadFailure> {
+    let mut stream = pool
+        .copy_out_raw(&format!("COPY ({query}) TO STDOUT"))
+        .await?;
+    let mut lines = CopyLines::default();
+    while let Some(chunk) = stream.try_next().await? {
+        lines.push(&chunk, columns)?;
+    }
+    lines.finish(columns)
 }
 
 /// One builder per selected column.
