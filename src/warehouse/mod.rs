@@ -6,6 +6,7 @@
 //! whichever pool is configured, so an operation is written once.
 
 mod admin;
+pub(crate) mod copy;
 mod elkassa;
 mod jobs;
 mod ledger;

@@ -3,8 +3,8 @@
 
 use super::rows::{AccountRow, BranchRow};
 use super::{sql, ROWS_PER_STATEMENT};
+use crate::warehouse::copy::{copy_csv, csv_instant as instant, csv_text as text};
 use crate::warehouse::{op, WarehouseError};
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -55,16 +55,7 @@ impl Staging for PgConnection {
 }
 
 async fn copy(conn: &mut PgConnection, statement: &str, csv: &str) -> Result<(), WarehouseError> {
-    if csv.is_empty() {
-        return Ok(());
-    }
-    let mut copy = conn
-        .copy_in_raw(statement)
-        .await
-        .map_err(op("stage rows"))?;
-    copy.send(csv.as_bytes()).await.map_err(op("stage rows"))?;
-    copy.finish().await.map_err(op("stage rows"))?;
-    Ok(())
+    copy_csv(conn, statement, csv, "stage rows").await
 }
 
 /// One `stage_accounts` line in Postgres CSV: unquoted empty is NULL.
@@ -99,25 +90,6 @@ fn account_csv(out: &mut String, account: &AccountRow, raw_id: Option<i64>) {
         let _ = write!(out, "{id}");
     }
     out.push('\n');
-}
-
-fn text(out: &mut String, value: Option<&str>) {
-    if let Some(value) = value {
-        out.push('"');
-        for ch in value.chars() {
-            if ch == '"' {
-                out.push('"');
-            }
-            out.push(ch);
-        }
-        out.push('"');
-    }
-}
-
-fn instant(out: &mut String, value: Option<DateTime<Utc>>) {
-    if let Some(at) = value {
-        let _ = write!(out, "{}", at.format("%Y-%m-%d %H:%M:%S%.6f+00"));
-    }
 }
 
 impl Staging for SqliteConnection {
