@@ -45,8 +45,18 @@ fn collect(frame: LazyFrame) -> Result<DataFrame, ReconcileError> {
 /// One customer holding several accounts at one partner: one finding per
 /// (partner, customer), keyed by the lowest account id.
 fn duplicates(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
-    let groups = live(matched, &["email_norm"])
-        .filter(col("customer_id").is_not_null())
+    let accounts = live(matched, &["email_norm"]).filter(col("customer_id").is_not_null());
+    // Counting first needs two columns; only the few holders of several
+    // accounts then carry their ids and emails through the aggregation.
+    let holders = accounts
+        .clone()
+        .group_by([col("provider"), col("customer_id")])
+        .agg([len().alias("accounts")])
+        .filter(col("accounts").gt(lit(1)))
+        .select([col("provider"), col("customer_id")]);
+    let keys = [col("provider"), col("customer_id")];
+    let groups = accounts
+        .join(holders, keys.clone(), keys, JoinArgs::new(JoinType::Semi))
         .group_by([col("provider"), col("customer_id")])
         .agg([
             len().alias("accounts"),
@@ -110,22 +120,20 @@ fn missing_at_partner(frames: &Frames, matched: &DataFrame) -> Result<DataFrame,
 /// the ledger began for that partner (older accounts predate onboarding).
 fn unknown_to_ledger(frames: &Frames, matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
     let keys = [col("provider"), col("external_id")];
-    let ledger = frames.ledger.clone().lazy();
-    let made = ledger
+    let made = frames
+        .ledger
         .clone()
+        .lazy()
         .filter(col("external_id").is_not_null())
         .select(keys.clone());
-    let began = ledger
-        .group_by([col("provider")])
-        .agg([col("created_ms").min().alias("ledger_began_ms")]);
-    // Narrow to partners with a ledger and accounts since it began before
-    // the anti-join, which then hashes only the accounts in question.
+    let began = ledger_began(&frames.ledger)?;
+    // Narrow to accounts registered since their partner's ledger began
+    // before anything is joined: a join would copy every live account.
     let rows = live(
         matched,
         &["registered_ms", "first_seen_ms", "email_norm", "shop_name"],
     )
-    .inner_join(began, col("provider"), col("provider"))
-    .filter(coalesce(&[col("registered_ms"), col("first_seen_ms")]).gt_eq(col("ledger_began_ms")))
+    .filter(coalesce(&[col("registered_ms"), col("first_seen_ms")]).gt_eq(began))
     .join(made, keys.clone(), keys, JoinArgs::new(JoinType::Anti));
     let fields: &[DetailField] = &[
         ("registered_at", "registered_ms", Shown::Time),
@@ -137,6 +145,33 @@ fn unknown_to_ledger(frames: &Frames, matched: &DataFrame) -> Result<DataFrame, 
         collect(with_aspect(rows, None))?,
         fields,
     )
+}
+
+/// Per account, when its partner's ledger began (its first row), as an
+/// expression; null for a partner without a ledger, so none of its accounts pass.
+fn ledger_began(ledger: &DataFrame) -> Result<Expr, ReconcileError> {
+    let began = ledger
+        .clone()
+        .lazy()
+        .group_by([col("provider")])
+        .agg([col("created_ms").min().alias("began_ms")])
+        .collect()
+        .map_err(ReconcileError::frame)?;
+    let providers = began.column("provider").and_then(|c| c.str().cloned());
+    let times = began.column("began_ms").and_then(|c| c.i64().cloned());
+    let (providers, times) = (
+        providers.map_err(ReconcileError::frame)?,
+        times.map_err(ReconcileError::frame)?,
+    );
+    let mut began = lit(NULL).cast(DataType::Int64);
+    for (provider, time) in providers.iter().zip(times.iter()) {
+        if let (Some(provider), Some(time)) = (provider, time) {
+            began = when(col("provider").eq(lit(provider.to_owned())))
+                .then(lit(time))
+                .otherwise(began);
+        }
+    }
+    Ok(began)
 }
 
 /// Accounts a complete listing no longer had.

@@ -8,16 +8,12 @@ use polars::prelude::*;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Findings of every contract rule.
+/// Findings of every contract rule, over [`live_contracts`].
 pub(super) fn findings(
-    frames: &Frames,
-    matched: &DataFrame,
+    base: &DataFrame,
     config: &ReconcileConfig,
     now_ms: i64,
 ) -> Result<Vec<DataFrame>, ReconcileError> {
-    let base = live_contracts(frames, matched)
-        .collect()
-        .map_err(ReconcileError::frame)?;
     let window_end = now_ms + i64::from(config.trial_window_days) * DAY_MS;
     let trial = col("is_trial").eq(lit(1i64));
     let ended = col("expires_ms").lt_eq(lit(now_ms));
@@ -40,51 +36,113 @@ pub(super) fn findings(
         ("status", "contract_status", Shown::Text),
     ];
     Ok(vec![
-        rule(&base, Kind::TrialExpiring, expiring, None, expiry)?,
+        rule(base, Kind::TrialExpiring, expiring, None, expiry)?,
         rule(
-            &base,
+            base,
             Kind::TrialExpired,
             trial.clone().and(ended.clone()),
             None,
             status,
         )?,
         rule(
-            &base,
+            base,
             Kind::ExpiredButActive,
             ended.and(active),
             None,
             status,
         )?,
-        notes_mismatch(&base)?,
-        length_mismatch(&base)?,
-        activation_mismatch(&base)?,
+        notes_mismatch(base)?,
+        length_mismatch(base)?,
+        activation_mismatch(base)?,
     ])
 }
 
-/// Contracts of accounts still listed, with the account's matched customer and its packet.
-fn live_contracts(frames: &Frames, matched: &DataFrame) -> LazyFrame {
+/// Every contract with its account's matched customer, status and
+/// registration and its packet, plus `listed`: whether its account is still
+/// listed (rules judge only those).
+///
+/// Built by gathering the few added columns by row index, not by joins: a
+/// join copies every contract column, twice with the packets, and was the
+/// largest transient of a reconcile.
+pub(super) fn live_contracts(
+    frames: &Frames,
+    matched: &DataFrame,
+) -> Result<DataFrame, ReconcileError> {
+    let contracts = &frames.contracts;
+    let account_rows = account_rows(contracts, matched)?;
+    let listed = account_rows.is_not_null().with_name("listed".into());
     let accounts = matched
-        .clone()
-        .lazy()
-        .filter(col("removed_ms").is_null())
-        .select([
-            col("provider"),
-            col("external_id"),
-            col("customer").alias("customer_id"),
-            col("status"),
-            col("registered_ms"),
-        ]);
-    let keys = [col("provider"), col("external_id")];
-    frames
-        .contracts
-        .clone()
-        .lazy()
-        .join(accounts, keys.clone(), keys, JoinArgs::new(JoinType::Inner))
-        .left_join(
-            frames.packets.clone().lazy(),
-            col("packet_id"),
-            col("packet_id"),
-        )
+        .select(["customer", "status", "registered_ms"])
+        .and_then(|columns| columns.take(&account_rows))
+        .map_err(ReconcileError::frame)?;
+    let packet_rows = packet_rows(contracts, &frames.packets)?;
+    let packets = frames
+        .packets
+        .drop("packet_id")
+        .and_then(|columns| columns.take(&packet_rows))
+        .map_err(ReconcileError::frame)?;
+    let mut base = contracts.clone();
+    let added = accounts
+        .columns()
+        .iter()
+        .chain(packets.columns())
+        .cloned()
+        .chain([listed.into_series().into_column()]);
+    for column in added {
+        base.with_column(column).map_err(ReconcileError::frame)?;
+    }
+    base.rename("customer", "customer_id".into())
+        .map_err(ReconcileError::frame)?;
+    Ok(base)
+}
+
+/// Per contract, the row of its account in `matched` if still listed, else null.
+fn account_rows(contracts: &DataFrame, matched: &DataFrame) -> Result<IdxCa, ReconcileError> {
+    let removed = matched
+        .column("removed_ms")
+        .and_then(|c| c.i64())
+        .map_err(ReconcileError::frame)?;
+    let (providers, ids) = (text(matched, "provider")?, text(matched, "external_id")?);
+    let mut rows = PlHashMap::with_capacity(matched.height());
+    for (row, ((provider, id), removed)) in providers
+        .iter()
+        .zip(ids.iter())
+        .zip(removed.iter())
+        .enumerate()
+    {
+        if let (Some(provider), Some(id), None) = (provider, id, removed) {
+            rows.insert((provider, id), row as IdxSize);
+        }
+    }
+    let (providers, ids) = (
+        text(contracts, "provider")?,
+        text(contracts, "external_id")?,
+    );
+    Ok(providers
+        .iter()
+        .zip(ids.iter())
+        .map(|(provider, id)| rows.get(&(provider?, id?)).copied())
+        .collect())
+}
+
+/// Per contract, the row of its packet in `packets`, null when unknown.
+fn packet_rows(contracts: &DataFrame, packets: &DataFrame) -> Result<IdxCa, ReconcileError> {
+    let rows: PlHashMap<&str, IdxSize> = text(packets, "packet_id")?
+        .iter()
+        .enumerate()
+        .filter_map(|(row, id)| Some((id?, row as IdxSize)))
+        .collect();
+    Ok(text(contracts, "packet_id")?
+        .iter()
+        .map(|id| rows.get(id?).copied())
+        .collect())
+}
+
+fn text<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a StringChunked, ReconcileError> {
+    frame
+        .column(name)
+        .and_then(|column| column.str())
+        .map_err(ReconcileError::frame)
 }
 
 /// The rows of `base` matching `filter`, as findings of `kind`.
@@ -95,9 +153,12 @@ fn rule(
     aspect: Option<&str>,
     fields: &[DetailField],
 ) -> Result<DataFrame, ReconcileError> {
-    let rows = with_aspect(base.clone().lazy().filter(filter), aspect)
-        .collect()
-        .map_err(ReconcileError::frame)?;
+    let rows = with_aspect(
+        base.clone().lazy().filter(col("listed").and(filter)),
+        aspect,
+    )
+    .collect()
+    .map_err(ReconcileError::frame)?;
     to_findings(kind, rows, fields)
 }
 
@@ -112,10 +173,10 @@ pub(super) fn with_aspect(frame: LazyFrame, aspect: Option<&str>) -> LazyFrame {
 
 /// `contract_notes` names another packet than the contract is on.
 fn notes_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
-    let filter = col("notes_norm")
+    let filter = col("notes_key")
         .is_not_null()
-        .and(col("desc_norm").is_not_null())
-        .and(col("notes_norm").neq(col("desc_norm")));
+        .and(col("desc_key").is_not_null())
+        .and(col("notes_key").neq(col("desc_key")));
     let fields: &[DetailField] = &[
         ("packet_id", "packet_id", Shown::Text),
         ("packet", "packet_desc", Shown::Text),
@@ -146,8 +207,8 @@ fn activation_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
         .clone()
         .lazy()
         .filter(
-            col("provider")
-                .eq(lit("mcp"))
+            col("listed")
+                .and(col("provider").eq(lit("mcp")))
                 .and(col("packet_id").is_not_null()),
         )
         .select([
@@ -160,8 +221,8 @@ fn activation_mismatch(base: &DataFrame) -> Result<DataFrame, ReconcileError> {
         .clone()
         .lazy()
         .filter(
-            col("provider")
-                .eq(lit("elkassa"))
+            col("listed")
+                .and(col("provider").eq(lit("elkassa")))
                 .and(col("customer_id").is_not_null()),
         )
         .select([

@@ -2,7 +2,7 @@
 //! timestamps become epoch milliseconds (`*_ms`), flags 0/1, so every rule
 //! downstream is plain integer and string work.
 
-pub(crate) use super::reader::{read_frame, Field};
+pub(crate) use super::reader::{digest, read_frame, Field};
 use super::ReconcileError;
 use crate::warehouse::Warehouse;
 use futures::{StreamExt, TryStreamExt};
@@ -19,7 +19,7 @@ const ACCOUNT_FIELDS: &[(&str, Field)] = &[
     ("email", Field::Text),
     ("legal_name", Field::Text),
     ("phone_e164", Field::Text),
-    ("identity_hash", Field::Text),
+    ("identity_hash", Field::Digest),
     ("identity_last4", Field::Text),
     ("shop_name", Field::Text),
     ("match_rule", Field::Text),
@@ -55,7 +55,7 @@ const CUSTOMERS: &str = "SELECT email, phone_e164, identity_hash, customer_id FR
 const CUSTOMER_FIELDS: &[(&str, Field)] = &[
     ("email", Field::Text),
     ("phone_e164", Field::Text),
-    ("identity_hash", Field::Text),
+    ("identity_hash", Field::Digest),
     ("customer_id", Field::Int),
 ];
 
@@ -97,13 +97,14 @@ const TICKET_FIELDS: &[(&str, Field)] = &[
 /// Every table reconcile looks at.
 #[derive(Debug, Clone)]
 pub struct Frames {
-    /// `provider_accounts` with `email` replaced by `email_norm`, plus `name_norm`.
+    /// `provider_accounts` with `email` replaced by `email_norm`, plus
+    /// `name_key`; `identity_hash` is held as its digest.
     pub accounts: DataFrame,
-    /// `contracts`, plus `notes_norm`.
+    /// `contracts`, plus `notes_key`.
     pub contracts: DataFrame,
-    /// `packets`, plus `desc_norm`.
+    /// `packets`, plus `desc_key`.
     pub packets: DataFrame,
-    /// `customers`.
+    /// `customers`, `identity_hash` held as its digest.
     pub customers: DataFrame,
     /// `registrations` (the onboarding ledger).
     pub ledger: DataFrame,
@@ -142,18 +143,21 @@ impl Frames {
             .await?;
         let [mut accounts, mut contracts, mut packets, customers, ledger, sessions, tickets] =
             <[DataFrame; 7]>::try_from(frames).expect("seven tables were read");
-        normalise_into(&mut accounts, "email", "email_norm", normalise_email)?;
+        let email = normalised_column(&accounts, "email", "email_norm", normalise_email)?;
+        accounts.with_column(email).map_err(ReconcileError::frame)?;
         // Rules compare and show the normalised email only; the listed one
         // would be the widest column of the largest frame.
         let _ = accounts
             .drop_in_place("email")
             .map_err(ReconcileError::frame)?;
-        normalise_into(&mut accounts, "legal_name", "name_norm", normalise_name)?;
-        normalise_into(&mut packets, "packet_desc", "desc_norm", normalise_name)?;
-        normalise_into(
+        // Names and notes are compared, never shown, once normalised: a
+        // digest is 8 bytes where the text would be 16 plus its length.
+        digest_into(&mut accounts, "legal_name", "name_key", normalise_name)?;
+        digest_into(&mut packets, "packet_desc", "desc_key", normalise_name)?;
+        digest_into(
             &mut contracts,
             "contract_notes",
-            "notes_norm",
+            "notes_key",
             normalise_name,
         )?;
         Ok(Frames {
@@ -184,14 +188,25 @@ impl Frames {
     }
 }
 
-/// Adds `to`, computed from `from` by `normalise`.
-fn normalise_into(
+/// Adds `to`: the [`digest`] of `from` normalised by `normalise` (null when empty).
+fn digest_into(
     frame: &mut DataFrame,
     from: &str,
     to: &str,
     normalise: fn(&str) -> String,
 ) -> Result<(), ReconcileError> {
-    let column = normalised_column(frame, from, to, normalise)?;
+    let source = frame
+        .column(from)
+        .and_then(|column| column.str().cloned())
+        .map_err(ReconcileError::frame)?;
+    let values: Int64Chunked = source
+        .iter()
+        .map(|value| {
+            let normal = normalise(value?);
+            (!normal.is_empty()).then(|| digest(&normal))
+        })
+        .collect();
+    let column = values.with_name(to.into()).into_series().into_column();
     frame.with_column(column).map_err(ReconcileError::frame)?;
     Ok(())
 }

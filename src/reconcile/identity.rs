@@ -10,7 +10,7 @@ use polars::prelude::*;
 const FIELDS: [(&str, &str, &str); 4] = [
     ("email", "email_norm", "email_norm"),
     ("phone", "phone_e164", "phone_e164"),
-    ("name", "name_norm", "legal_name"),
+    ("name", "name_key", "legal_name"),
     ("national_id", "identity_hash", "identity_last4"),
 ];
 
@@ -45,9 +45,20 @@ pub(super) fn findings(matched: &DataFrame) -> Result<DataFrame, ReconcileError>
 
 /// The customers whose rows of one field hold more than one value, from more than one partner.
 fn differing(rows: LazyFrame) -> Result<DataFrame, ReconcileError> {
+    // First which customers differ, by hashing alone; only their rows are
+    // then sorted for the detail (a sort of every row would copy them all).
+    let differing = rows
+        .clone()
+        .group_by([col("customer")])
+        .agg([
+            col("value").n_unique().alias("values"),
+            col("provider").n_unique().alias("partners"),
+        ])
+        .filter(col("values").gt(lit(1)).and(col("partners").gt(lit(1))))
+        .select([col("customer")])
+        .collect()
+        .map_err(ReconcileError::frame)?;
     let mut aggregates = vec![
-        col("value").n_unique().alias("values"),
-        col("provider").n_unique().alias("partners"),
         col("provider").first().alias("provider"),
         col("external_id").first().alias("external_id"),
         col("aspect").first().alias("aspect"),
@@ -61,13 +72,18 @@ fn differing(rows: LazyFrame) -> Result<DataFrame, ReconcileError> {
         );
     }
     let rows = rows
+        .join(
+            differing.lazy(),
+            [col("customer")],
+            [col("customer")],
+            JoinArgs::new(JoinType::Semi),
+        )
         .sort(
             ["customer", "provider", "external_id"],
             SortMultipleOptions::default(),
         )
         .group_by_stable([col("customer")])
         .agg(aggregates)
-        .filter(col("values").gt(lit(1)).and(col("partners").gt(lit(1))))
         .rename(["customer"], ["customer_id"], true);
     let rows = rows.collect().map_err(ReconcileError::frame)?;
     let fields: &[DetailField] = &[

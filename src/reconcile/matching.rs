@@ -4,20 +4,8 @@
 //! are one customer.
 
 use super::{Frames, ReconcileError};
-use crate::warehouse::{dual, Warehouse};
 use polars::prelude::*;
 use std::borrow::Cow;
-
-/// (provider, external_id, customer, rule) of one account to update.
-type MatchRow<'a> = (
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<i64>,
-    Option<&'a str>,
-);
-
-/// Rows per UPDATE: four parameters a row stays far below SQLite's bound.
-const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The accounts frame plus `customer` (the matched customer) and `rule`
 /// (`identity`, `email`, `phone`, or `new` when nothing matched and the
@@ -25,29 +13,52 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 ///
 /// Lookups go through hash maps over the customers' keys rather than three
 /// joins: a join would copy every account column three times, the largest
-/// transient of a reconcile; this adds two columns and copies nothing.
+/// transient of a reconcile; this adds two columns and copies nothing. One
+/// rule's map at a time, each pass filling what the earlier left open.
 pub fn match_accounts(frames: &Frames) -> Result<DataFrame, ReconcileError> {
-    let lookups = Lookups::of(&frames.customers)?;
-    let accounts = &frames.accounts;
-    let (identity, email, phone) = (
-        text(accounts, "identity_hash")?,
-        text(accounts, "email_norm")?,
-        text(accounts, "phone_e164")?,
+    let (accounts, customers) = (&frames.accounts, &frames.customers);
+    let height = accounts.height();
+    let mut rules: Vec<&'static str> = vec!["new"; height];
+    let mut matched: Vec<Option<i64>> = vec![None; height];
+    let ids = int(customers, "customer_id")?;
+    let identities = first_customer(int(customers, "identity_hash")?.iter(), ids);
+    fill(
+        &mut rules,
+        &mut matched,
+        "identity",
+        int(accounts, "identity_hash")?.iter(),
+        |key| identities.get(&key).copied(),
     );
-    let written = int(accounts, "customer_id")?;
-    let mut rules = Vec::with_capacity(accounts.height());
-    let mut matched = Vec::with_capacity(accounts.height());
-    for (((identity, email), phone), written) in identity
+    drop(identities);
+    let emails = text(customers, "email")?.iter().map(|k| k.map(lower));
+    let emails = first_customer(emails, ids);
+    fill(
+        &mut rules,
+        &mut matched,
+        "email",
+        text(accounts, "email_norm")?.iter(),
+        |key| emails.get(key).copied(),
+    );
+    drop(emails);
+    let phones = text(customers, "phone_e164")?.iter();
+    let phones = first_customer(phones, ids);
+    fill(
+        &mut rules,
+        &mut matched,
+        "phone",
+        text(accounts, "phone_e164")?.iter(),
+        |key| phones.get(key).copied(),
+    );
+    drop(phones);
+    // Nothing matched: the account keeps the customer it was written with.
+    for ((rule, customer), written) in rules
         .iter()
-        .zip(email.iter())
-        .zip(phone.iter())
-        .zip(written.iter())
+        .zip(matched.iter_mut())
+        .zip(int(accounts, "customer_id")?.iter())
     {
-        let (rule, customer) = lookups
-            .find(identity, email, phone)
-            .unwrap_or(("new", written));
-        rules.push(rule);
-        matched.push(customer);
+        if *rule == "new" {
+            *customer = written;
+        }
     }
     let mut out = accounts.clone();
     out.with_column(Column::new("rule".into(), rules))
@@ -56,41 +67,22 @@ pub fn match_accounts(frames: &Frames) -> Result<DataFrame, ReconcileError> {
     Ok(out)
 }
 
-/// Customer ids by each matching key, borrowed from the customers frame.
-struct Lookups<'a> {
-    identity: PlHashMap<Cow<'a, str>, i64>,
-    email: PlHashMap<Cow<'a, str>, i64>,
-    phone: PlHashMap<Cow<'a, str>, i64>,
-}
-
-impl<'a> Lookups<'a> {
-    fn of(customers: &'a DataFrame) -> Result<Self, ReconcileError> {
-        let ids = int(customers, "customer_id")?;
-        let borrowed = |name| -> Result<_, ReconcileError> {
-            Ok(text(customers, name)?.iter().map(|k| k.map(Cow::Borrowed)))
-        };
-        let emails = text(customers, "email")?.iter().map(|k| k.map(lower));
-        Ok(Lookups {
-            identity: first_customer(borrowed("identity_hash")?, ids),
-            email: first_customer(emails, ids),
-            phone: first_customer(borrowed("phone_e164")?, ids),
-        })
-    }
-
-    /// The first rule that finds a customer for these keys, and that customer.
-    fn find(
-        &self,
-        identity: Option<&str>,
-        email: Option<&str>,
-        phone: Option<&str>,
-    ) -> Option<(&'static str, Option<i64>)> {
-        let get = |map: &PlHashMap<Cow<'a, str>, i64>, key: Option<&str>| {
-            key.and_then(|key| map.get(key).copied())
-        };
-        let hit = |rule, map, key| get(map, key).map(|id| (rule, Some(id)));
-        hit("identity", &self.identity, identity)
-            .or_else(|| hit("email", &self.email, email))
-            .or_else(|| hit("phone", &self.phone, phone))
+/// Gives each account still without a rule the customer `find` has for its key.
+fn fill<K>(
+    rules: &mut [&'static str],
+    matched: &mut [Option<i64>],
+    rule: &'static str,
+    keys: impl Iterator<Item = Option<K>>,
+    find: impl Fn(K) -> Option<i64>,
+) {
+    for ((slot, customer), key) in rules.iter_mut().zip(matched.iter_mut()).zip(keys) {
+        if *slot != "new" {
+            continue;
+        }
+        if let Some(id) = key.and_then(&find) {
+            *slot = rule;
+            *customer = Some(id);
+        }
     }
 }
 
@@ -105,10 +97,10 @@ fn int<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a Int64Chunked, Reconci
 }
 
 /// Key → the lowest customer id holding it (the tie rule), nulls skipped.
-fn first_customer<'a>(
-    keys: impl Iterator<Item = Option<Cow<'a, str>>>,
+fn first_customer<K: std::hash::Hash + Eq>(
+    keys: impl Iterator<Item = Option<K>>,
     ids: &Int64Chunked,
-) -> PlHashMap<Cow<'a, str>, i64> {
+) -> PlHashMap<K, i64> {
     let mut map = PlHashMap::with_capacity(ids.len());
     for (key, id) in keys.zip(ids.iter()) {
         if let (Some(key), Some(id)) = (key, id) {
@@ -131,60 +123,4 @@ fn lower(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(text)
     }
-}
-
-/// Writes the matched customer and rule back where they changed; returns
-/// how many accounts changed (none on a rerun over unchanged data).
-pub async fn record(warehouse: &Warehouse, matched: &DataFrame) -> Result<u64, ReconcileError> {
-    let changed = matched
-        .clone()
-        .lazy()
-        .filter(
-            col("customer")
-                .neq_missing(col("customer_id"))
-                .or(col("rule").neq_missing(col("match_rule"))),
-        )
-        .select([
-            col("provider"),
-            col("external_id"),
-            col("customer"),
-            col("rule"),
-        ])
-        .collect()
-        .map_err(ReconcileError::frame)?;
-    let text = |name: &str| changed.column(name).and_then(|c| c.str().cloned());
-    let (provider, external_id, rule) = (
-        text("provider").map_err(ReconcileError::frame)?,
-        text("external_id").map_err(ReconcileError::frame)?,
-        text("rule").map_err(ReconcileError::frame)?,
-    );
-    let customer = changed
-        .column("customer")
-        .and_then(|c| c.i64().cloned())
-        .map_err(ReconcileError::frame)?;
-    let rows: Vec<MatchRow<'_>> = (0..changed.height())
-        .map(|i| {
-            (
-                provider.get(i),
-                external_id.get(i),
-                customer.get(i),
-                rule.get(i),
-            )
-        })
-        .collect();
-    dual!(warehouse, Warehouse, pool => {
-        let mut tx = pool.begin().await.map_err(crate::warehouse::op("begin match rules"))?;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut update = sqlx::QueryBuilder::new(
-                "UPDATE provider_accounts SET customer_id = v.column3, match_rule = v.column4 FROM (",
-            );
-            update.push_values(chunk, |mut row, (provider, external_id, customer, rule)| {
-                row.push_bind(*provider).push_bind(*external_id).push_bind(*customer).push_bind(*rule);
-            });
-            update.push(") AS v WHERE provider_accounts.provider = v.column1 AND provider_accounts.external_id = v.column2");
-            update.build().execute(&mut *tx).await.map_err(crate::warehouse::op("record match rules"))?;
-        }
-        tx.commit().await.map_err(crate::warehouse::op("commit match rules"))?;
-    });
-    Ok(rows.len() as u64)
 }

@@ -11,6 +11,7 @@ mod contracts;
 mod detail;
 pub mod frames;
 mod identity;
+pub mod match_writes;
 pub mod matching;
 mod onboarding;
 mod reader;
@@ -156,25 +157,31 @@ pub async fn reconcile(
     run_id: Option<i64>,
 ) -> Result<ReconcileReport, ReconcileError> {
     let started = Instant::now();
-    let mut frames = Frames::read(warehouse).await?;
-    let rows_read = frames.rows();
-    let open = store::read_open(warehouse).await?;
-    let read_time = started.elapsed();
+    let frames = Frames::read(warehouse).await?;
+    let mut rows_read = frames.rows();
+    let mut read_time = started.elapsed();
 
     let lap = Instant::now();
     let matched = matching::match_accounts(&frames)?;
-    // Every rule reads the matched copy: the original would only hold memory.
-    frames.accounts = DataFrame::empty();
-    let current = compute(&frames, &matched, config, now)?;
+    let rule_changes = match_writes::changes(&matched)?;
+    let current = compute(frames, matched, config, now)?;
     let counts = count_kinds(&current)?;
+    let mut compute_time = lap.elapsed();
+
+    // Read only now: held through the rules, the open findings (their
+    // details are the widest text) would sit on top of the largest phase.
+    let lap = Instant::now();
+    let open = store::read_open(warehouse).await?;
+    rows_read += open.height();
+    read_time += lap.elapsed();
+    let lap = Instant::now();
     let diff = store::diff(&current, &open)?;
-    let rows_read = rows_read + open.height();
-    drop((frames, current, open));
-    let compute_time = lap.elapsed();
+    drop((current, open));
+    compute_time += lap.elapsed();
 
     let lap = Instant::now();
     let mut stored = store::write(warehouse, &diff, now, run_id).await?;
-    stored.match_rules = matching::record(warehouse, &matched).await?;
+    stored.match_rules = match_writes::record(warehouse, &rule_changes).await?;
     Ok(ReconcileReport {
         run_id: run_id.unwrap_or_default(),
         counts,
@@ -187,17 +194,31 @@ pub async fn reconcile(
 }
 
 /// Every rule over the frames, as one findings frame (one row per key).
+///
+/// Takes the frames by value and lets go of each table once the last rule
+/// reading it has run, so the peak is the largest phase, not their sum.
 pub fn compute(
-    frames: &Frames,
-    matched: &DataFrame,
+    mut frames: Frames,
+    matched: DataFrame,
     config: &ReconcileConfig,
     now: DateTime<Utc>,
 ) -> Result<DataFrame, ReconcileError> {
     let now_ms = now.timestamp_millis();
-    let mut parts = contracts::findings(frames, matched, config, now_ms)?;
-    parts.extend(accounts::findings(frames, matched)?);
-    parts.push(identity::findings(matched)?);
-    parts.extend(onboarding::findings(frames, config, now_ms)?);
+    // Every rule reads the matched copy; the customers served matching only.
+    frames.accounts = DataFrame::empty();
+    frames.customers = DataFrame::empty();
+    let mut parts = onboarding::findings(&frames, config, now_ms)?;
+    frames.sessions = DataFrame::empty();
+    frames.tickets = DataFrame::empty();
+    let base = contracts::live_contracts(&frames, &matched)?;
+    frames.contracts = DataFrame::empty();
+    frames.packets = DataFrame::empty();
+    parts.extend(contracts::findings(&base, config, now_ms)?);
+    drop(base);
+    parts.extend(accounts::findings(&frames, &matched)?);
+    drop(frames);
+    parts.push(identity::findings(&matched)?);
+    drop(matched);
     let mut all = detail::empty_findings();
     for part in parts {
         all.vstack_mut(&part).map_err(ReconcileError::frame)?;

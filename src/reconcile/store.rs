@@ -8,7 +8,8 @@
 
 use super::frames::{read_frame, Field};
 use super::{canonical_json, ReconcileError};
-use crate::warehouse::{dual, op, Backend, Warehouse};
+use crate::warehouse::copy::{copy_lines, csv_instant, csv_int, csv_text};
+use crate::warehouse::{dual, op, Backend, Warehouse, WarehouseError};
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
@@ -199,20 +200,93 @@ pub async fn write(
         }
         stats.refreshed = sqlx::query("UPDATE findings SET last_seen_at = $1 WHERE resolved_at IS NULL AND last_seen_at <> $1")
             .bind(now).execute(&mut *tx).await.map_err(op("refresh findings"))?.rows_affected();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = sqlx::QueryBuilder::new("INSERT INTO findings (finding_key, kind, severity, provider, \
-                external_id, customer_id, detail, first_seen_at, last_seen_at, run_id) ");
-            insert.push_values(chunk, |mut row, (key, kind, severity, provider, external_id, customer, detail)| {
-                row.push_bind(*key).push_bind(*kind).push_bind(*severity).push_bind(*provider)
-                    .push_bind(*external_id).push_bind(*customer)
-                    .push("CAST(").push_bind_unseparated(*detail).push_unseparated(json)
-                    .push_bind(now).push_bind(now).push_bind(run_id);
-            });
-            stats.inserted += insert.build().execute(&mut *tx).await.map_err(op("insert findings"))?.rows_affected();
-        }
+        stats.inserted = (&mut *tx).insert_findings(&rows, now, run_id).await?;
         tx.commit().await.map_err(op("commit findings"))?;
     });
     Ok(stats)
+}
+
+/// A connection that can insert new findings in bulk.
+trait InsertFindings {
+    /// Inserts `rows` first and last seen `now`; returns how many.
+    async fn insert_findings(
+        &mut self,
+        rows: &[NewRow<'_>],
+        now: DateTime<Utc>,
+        run_id: Option<i64>,
+    ) -> Result<u64, WarehouseError>;
+}
+
+/// Postgres: one `COPY`, a first reconcile's half a million rows in seconds.
+impl InsertFindings for sqlx::PgConnection {
+    async fn insert_findings(
+        &mut self,
+        rows: &[NewRow<'_>],
+        now: DateTime<Utc>,
+        run_id: Option<i64>,
+    ) -> Result<u64, WarehouseError> {
+        let statement =
+            "COPY findings (finding_key, kind, severity, provider, external_id, customer_id, \
+            detail, first_seen_at, last_seen_at, run_id) FROM STDIN (FORMAT csv)";
+        let line = |out: &mut String, index: usize| {
+            let (key, kind, severity, provider, external_id, customer, detail) = rows[index];
+            for text in [key, kind, severity, provider, external_id] {
+                csv_text(out, text);
+                out.push(',');
+            }
+            csv_int(out, customer);
+            out.push(',');
+            csv_text(out, detail);
+            out.push(',');
+            csv_instant(out, Some(now));
+            out.push(',');
+            csv_instant(out, Some(now));
+            out.push(',');
+            csv_int(out, run_id);
+        };
+        copy_lines(self, statement, rows.len(), line, "insert findings").await?;
+        Ok(rows.len() as u64)
+    }
+}
+
+/// SQLite: multi-row INSERTs, bound well under its parameter limit.
+impl InsertFindings for sqlx::SqliteConnection {
+    async fn insert_findings(
+        &mut self,
+        rows: &[NewRow<'_>],
+        now: DateTime<Utc>,
+        run_id: Option<i64>,
+    ) -> Result<u64, WarehouseError> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO findings (finding_key, kind, severity, provider, \
+                external_id, customer_id, detail, first_seen_at, last_seen_at, run_id) ",
+            );
+            insert.push_values(
+                chunk,
+                |mut row, (key, kind, severity, provider, external_id, customer, detail)| {
+                    row.push_bind(*key)
+                        .push_bind(*kind)
+                        .push_bind(*severity)
+                        .push_bind(*provider)
+                        .push_bind(*external_id)
+                        .push_bind(*customer)
+                        .push_bind(*detail)
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(run_id);
+                },
+            );
+            inserted += insert
+                .build()
+                .execute(&mut *self)
+                .await
+                .map_err(op("insert findings"))?
+                .rows_affected();
+        }
+        Ok(inserted)
+    }
 }
 
 #[cfg(test)]
