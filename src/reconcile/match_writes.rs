@@ -68,7 +68,7 @@ pub async fn record(warehouse: &Warehouse, changed: &DataFrame) -> Result<u64, R
     }
     dual!(warehouse, Warehouse, pool => {
         let mut tx = pool.begin().await.map_err(op("begin match rules"))?;
-        (&mut *tx).update_matches(&rows).await?;
+        tx.update_matches(&rows).await?;
         tx.commit().await.map_err(op("commit match rules"))?;
     });
     Ok(rows.len() as u64)

@@ -200,7 +200,7 @@ pub async fn write(
         }
         stats.refreshed = sqlx::query("UPDATE findings SET last_seen_at = $1 WHERE resolved_at IS NULL AND last_seen_at <> $1")
             .bind(now).execute(&mut *tx).await.map_err(op("refresh findings"))?.rows_affected();
-        stats.inserted = (&mut *tx).insert_findings(&rows, now, run_id).await?;
+        stats.inserted = tx.insert_findings(&rows, now, run_id).await?;
         tx.commit().await.map_err(op("commit findings"))?;
     });
     Ok(stats)
