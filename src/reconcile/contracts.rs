@@ -2,6 +2,7 @@
 //! packet mismatches (notes, length, an activation paid for another packet).
 
 use super::detail::{to_findings, DetailField, Shown};
+use super::matching::text;
 use super::{Frames, Kind, ReconcileError};
 use crate::config::ReconcileConfig;
 use polars::prelude::*;
@@ -136,13 +137,6 @@ fn packet_rows(contracts: &DataFrame, packets: &DataFrame) -> Result<IdxCa, Reco
         .iter()
         .map(|id| rows.get(id?).copied())
         .collect())
-}
-
-fn text<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a StringChunked, ReconcileError> {
-    frame
-        .column(name)
-        .and_then(|column| column.str())
-        .map_err(ReconcileError::frame)
 }
 
 /// The rows of `base` matching `filter`, as findings of `kind`.

@@ -86,7 +86,11 @@ fn fill<K>(
     }
 }
 
-fn text<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a StringChunked, ReconcileError> {
+/// A text column of `frame`, typed.
+pub(super) fn text<'a>(
+    frame: &'a DataFrame,
+    name: &str,
+) -> Result<&'a StringChunked, ReconcileError> {
     let column = frame.column(name).map_err(ReconcileError::frame)?;
     column.str().map_err(ReconcileError::frame)
 }
