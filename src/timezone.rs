@@ -32,6 +32,9 @@ pub fn parse_partner_time(raw: &str, zone: Tz) -> Result<Option<DateTime<Utc>>, 
     if text.is_empty() || text.starts_with("0000-00-00") {
         return Ok(None);
     }
+    if let Some(naive) = parse_plain(text) {
+        return Ok(Some(localize(naive, zone)));
+    }
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
         return Ok(Some(with_offset.with_timezone(&Utc)));
     }
@@ -45,6 +48,34 @@ pub fn parse_partner_time(raw: &str, zone: Tz) -> Result<Option<DateTime<Utc>>, 
         })
         .ok_or_else(|| BadTimestamp(text.to_owned()))?;
     Ok(Some(localize(naive, zone)))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (or with a `T`), the shape nearly every partner
+/// timestamp has, read without interpreting a format string: a listing
+/// carries two per account. Anything else goes through the formats above.
+fn parse_plain(text: &str) -> Option<NaiveDateTime> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 19
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b' ' | b'T')
+        && bytes[13] == b':'
+        && bytes[16] == b':';
+    if !shaped {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        bytes[from..to].iter().try_fold(0u32, |value, &digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| value * 10 + u32::from(digit - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?.and_hms_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+    )
 }
 
 /// Places a wall-clock time in `zone`, taking the earlier instant in a fold
@@ -84,6 +115,33 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(at.to_rfc3339(), "2016-03-18T22:08:02+00:00");
+    }
+
+    #[test]
+    fn the_plain_shape_reads_as_the_format_strings_do_and_rejects_what_they_reject() {
+        for text in [
+            "2016-03-18 22:08:02",
+            "2016-03-18T22:08:02",
+            "2024-02-29 00:00:00",
+            "1999-12-31 23:59:59",
+        ] {
+            let slow = NAIVE_FORMATS
+                .iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok());
+            assert_eq!(parse_plain(text), slow, "{text}");
+        }
+        for text in [
+            "2023-02-29 00:00:00",
+            "2016-13-01 00:00:00",
+            "2016-03-18 24:00:00",
+            "2016-03-1x 00:00:00",
+        ] {
+            assert_eq!(parse_plain(text), None, "{text}");
+            assert!(
+                parse_partner_time(text, DEFAULT_PARTNER_ZONE).is_err(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! In CSV an unquoted empty field is NULL, so every text is quoted.
 
 use super::{op, WarehouseError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use sqlx::PgConnection;
 use std::fmt::Write;
 
@@ -68,8 +68,20 @@ pub(crate) fn csv_text(out: &mut String, value: Option<&str>) {
 
 /// An instant in UTC; nothing for NULL.
 pub(crate) fn csv_instant(out: &mut String, value: Option<DateTime<Utc>>) {
+    // Written field by field: a strftime pattern is re-read for every value,
+    // and a load writes millions of them.
     if let Some(at) = value {
-        let _ = write!(out, "{}", at.format("%Y-%m-%d %H:%M:%S%.6f+00"));
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00",
+            at.year(),
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.nanosecond() % 1_000_000_000 / 1_000
+        );
     }
 }
 
@@ -93,5 +105,21 @@ mod tests {
         out.push(',');
         csv_text(&mut out, Some(""));
         assert_eq!(out, "\"Toko \"\"Murah\"\", Jaya\",,\"\"");
+    }
+
+    #[test]
+    fn csv_instant_writes_utc_with_microseconds_as_the_strftime_pattern_did() {
+        for at in [
+            DateTime::from_timestamp(1_458_313_682, 123_456_789).unwrap(),
+            DateTime::from_timestamp(-62_135_596_800, 0).unwrap(),
+            DateTime::from_timestamp(4_102_444_799, 999_999_000).unwrap(),
+        ] {
+            let mut out = String::new();
+            csv_instant(&mut out, Some(at));
+            assert_eq!(out, at.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string());
+        }
+        let mut out = String::new();
+        csv_instant(&mut out, None);
+        assert_eq!(out, "");
     }
 }
