@@ -84,6 +84,7 @@ async fn run_listing(
     // the pages already handed to the writer are still committed below.
     let listing = until_stopped(stop, read_listing(&mut pager, sync.max_drift_rounds)).await;
     let pages_fetched = pager.pages_fetched;
+    tracing::debug!(pages_fetched, "listing read");
     drop(pager); // closes the writer's channel so it flushes and ends
     let written = match writer.await {
         Ok(Ok(totals)) => Ok(totals),
@@ -294,9 +295,11 @@ fn run_counts(
         "accounts": accounts, "branches": branches, "pages": pages,
         "history_rows": written.history_rows, "accounts_removed": sweep.accounts_removed,
         "branches_removed": sweep.branches_removed, "raw_bytes": written.raw_bytes,
-        "stored_bytes": written.stored_bytes,
+        "stored_bytes": written.stored_bytes, "accounts_unchanged": written.refreshed.accounts,
+        "branches_unchanged": written.refreshed.branches,
         "writer_seconds": {
-            "raw": phases.raw.as_secs_f64(), "stage": phases.stage.as_secs_f64(),
+            "raw": phases.raw.as_secs_f64(), "refresh": phases.refresh.as_secs_f64(),
+            "stage": phases.stage.as_secs_f64(),
             "merge": phases.merge.as_secs_f64(), "commit": phases.commit.as_secs_f64(),
             "analyze": phases.analyze.as_secs_f64(),
         },

@@ -2,9 +2,12 @@
 //! overlapping database work with fetching.
 
 use super::progress::Progress;
-use crate::warehouse::{BatchStats, ElkassaLoader, LandedPage, PhaseTimes, WarehouseError};
+use crate::warehouse::{
+    BatchStats, ElkassaLoader, LandedPage, PhaseTimes, Refreshed, WarehouseError,
+};
 use chrono::Utc;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -20,6 +23,8 @@ pub struct WriterTotals {
     pub history_rows: u64,
     /// Account rows merged (an account seen twice counts twice).
     pub account_rows: u64,
+    /// Accounts (and their branches) listed as stored, refreshed after the last batch.
+    pub refreshed: Refreshed,
     /// Branch rows merged.
     pub branch_rows: u64,
     /// Raw bytes received.
@@ -36,6 +41,8 @@ impl WriterTotals {
         self.pages += other.pages;
         self.history_rows += other.history_rows;
         self.account_rows += other.account_rows;
+        self.refreshed.accounts += other.refreshed.accounts;
+        self.refreshed.branches += other.refreshed.branches;
         self.branch_rows += other.branch_rows;
         self.raw_bytes += other.raw_bytes;
         self.stored_bytes += other.stored_bytes;
@@ -117,6 +124,15 @@ async fn run_loader(
     let mut totals = WriterTotals::default();
     loop {
         let Some(batch) = batches.lock().await.recv().await else {
+            let started = Instant::now();
+            totals.refreshed = refresh_unchanged(&mut loader).await?;
+            totals.phases.refresh += started.elapsed();
+            tracing::debug!(
+                accounts = totals.refreshed.accounts,
+                branches = totals.refreshed.branches,
+                seconds = started.elapsed().as_secs_f64(),
+                "refreshed the accounts listed as stored"
+            );
             return Ok(totals);
         };
         let mut attempt = 1;
@@ -134,5 +150,23 @@ async fn run_loader(
         };
         totals.add(batch.len(), stats);
         progress.add_written(stats.accounts);
+    }
+}
+
+/// The end-of-run refresh, retried like a batch when it loses a deadlock
+/// to the other writer's refresh (an account listed in both writers' batches).
+async fn refresh_unchanged(loader: &mut ElkassaLoader) -> Result<Refreshed, WarehouseError> {
+    let mut attempt = 1;
+    loop {
+        match loader.refresh_unchanged().await {
+            Err(err) if err.is_transient_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                tracing::debug!(
+                    attempt,
+                    "refresh lost a deadlock to a parallel writer; again"
+                );
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }

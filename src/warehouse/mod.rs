@@ -18,7 +18,7 @@ mod tickets;
 pub use admin::{admin_connection, with_database, AdminConnection};
 pub use elkassa::{
     AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, PhaseTimes,
-    RecordIssue, SweepStats,
+    RecordIssue, Refreshed, SweepStats,
 };
 pub use jobs::JobStats;
 pub use ledger::{Completion, LedgerEntry, NewEntry, FINAL_STATES};

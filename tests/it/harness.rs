@@ -149,6 +149,15 @@ pub async fn query_pairs(warehouse: &Warehouse, sql: &str) -> Vec<(String, i64)>
     }
 }
 
+/// Runs one statement on either backend.
+pub async fn execute(warehouse: &Warehouse, sql: &str) {
+    match warehouse {
+        Warehouse::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        Warehouse::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+    }
+    .expect(sql)
+}
+
 /// Runs a single-number query on either backend.
 pub async fn scalar(warehouse: &Warehouse, sql: &str) -> i64 {
     match warehouse {

@@ -13,3 +13,4 @@ mod schedule_stop;
 mod sync_cli;
 mod sync_faults;
 mod sync_lands;
+mod sync_unchanged;

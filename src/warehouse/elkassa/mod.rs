@@ -6,7 +6,11 @@
 //! it holds. Contract history is written only where a value changed, which
 //! keeps a rerun over unchanged data free of new history rows.
 
+mod batch;
+mod digest;
+mod known;
 mod rows;
+mod seen;
 mod sql;
 mod stage;
 mod sweep;
@@ -14,12 +18,16 @@ mod sweep;
 pub use rows::{
     AccountRow, BatchStats, BranchRow, LandedPage, PacketRow, PhaseTimes, RecordIssue, SweepStats,
 };
+pub use seen::Refreshed;
 
 use super::{dual, op, Warehouse, WarehouseError};
+use batch::{batch_stats, branches_of, latest_per_account, seen_rows, split_unchanged, Split};
 use chrono::{DateTime, Utc};
+use known::{id_hash, KnownDigests};
+use seen::SeenAccounts;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
-use stage::Staging;
+use stage::{StagedBranches, Staging};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,6 +44,8 @@ pub struct ElkassaLoader {
     run_id: i64,
     /// Accounts merged by every loader of the run, and the count at the last ANALYZE.
     progress: Arc<LoadProgress>,
+    /// Digests of the accounts active at the start of the run (none on a first load).
+    known: Arc<KnownDigests>,
 }
 
 /// Shared by the loaders of one run, so statistics are refreshed once per doubling.
@@ -47,7 +57,7 @@ struct LoadProgress {
 
 /// Tables the merges join against, whose statistics must keep up with a
 /// bulk load (upserts probe their unique index whatever the statistics say).
-const JOINED_TABLES: &str = "customers, contracts, contract_history";
+const JOINED_TABLES: &str = "customers, provider_accounts, contracts, contract_history, branches";
 
 /// Rows per multi-row INSERT: stays under SQLite's 32,766 bound parameters.
 pub(super) const ROWS_PER_STATEMENT: usize = 1_000;
@@ -66,6 +76,11 @@ impl Warehouse {
             Warehouse::Postgres(_) => writers.max(1),
         };
         let progress = Arc::new(LoadProgress::default());
+        let known = Arc::new(self.known_elkassa_digests().await?);
+        tracing::debug!(
+            accounts = known.len(),
+            "stored digests to compare the listing with"
+        );
         let mut loaders = Vec::with_capacity(count);
         for _ in 0..count {
             let conn = match self {
@@ -80,6 +95,7 @@ impl Warehouse {
                 conn,
                 run_id,
                 progress: Arc::clone(&progress),
+                known: Arc::clone(&known),
             };
             loader.create_staging().await?;
             loaders.push(loader);
@@ -87,6 +103,22 @@ impl Warehouse {
         let analyzed = loaders[0].rows_at_last_analyze().await?;
         progress.analyzed_at.store(analyzed, Ordering::Relaxed);
         Ok(loaders)
+    }
+
+    /// The stored digests of the active ELKASSA accounts, streamed in.
+    async fn known_elkassa_digests(&self) -> Result<KnownDigests, WarehouseError> {
+        use futures::TryStreamExt;
+        const SQL: &str =
+            "SELECT external_id, source_digest, last_seen_run FROM provider_accounts \
+            WHERE provider = 'elkassa' AND removed_at IS NULL AND source_digest IS NOT NULL";
+        let mut entries = Vec::new();
+        dual!(self, Warehouse, pool => {
+            let mut rows = sqlx::query_as::<_, (String, i64, i64)>(SQL).fetch(pool);
+            while let Some((id, digest, run)) = rows.try_next().await.map_err(op("read stored digests"))? {
+                entries.push((id_hash(&id), digest, run));
+            }
+        });
+        Ok(KnownDigests::from_hashed(entries))
     }
 }
 
@@ -223,33 +255,68 @@ impl ElkassaLoader {
                 .await
                 .map_err(op("configure writer session"))?;
         }
-        let (accounts, branches) = match self.conn {
-            Conn::Sqlite(_) => (sql::STAGE_ACCOUNTS_SQLITE, sql::STAGE_BRANCHES_SQLITE),
-            Conn::Postgres(_) => (sql::STAGE_ACCOUNTS_POSTGRES, sql::STAGE_BRANCHES_POSTGRES),
+        let tables: &[&str] = match self.conn {
+            Conn::Sqlite(_) => &[
+                sql::STAGE_ACCOUNTS_SQLITE,
+                sql::STAGE_BRANCHES_SQLITE,
+                seen::CREATE_SEEN_SQLITE,
+                seen::INDEX_SEEN_SQLITE,
+            ],
+            Conn::Postgres(_) => &[
+                sql::STAGE_ACCOUNTS_POSTGRES,
+                sql::STAGE_BRANCHES_POSTGRES,
+                seen::CREATE_SEEN_POSTGRES,
+            ],
         };
         dual!(&mut self.conn, Conn, conn => {
-            sqlx::query(accounts).execute(&mut **conn).await.map_err(op("create staging"))?;
-            sqlx::query(branches).execute(&mut **conn).await.map_err(op("create staging"))?;
+            for table in tables {
+                sqlx::query(table).execute(&mut **conn).await.map_err(op("create staging"))?;
+            }
         });
         Ok(())
     }
 
     /// Writes a batch of pages atomically: raw bodies, merged rows, checkpoint.
+    /// Accounts listed exactly as stored are only noted for [`Self::refresh_unchanged`].
     pub async fn write_batch(
         &mut self,
         pages: &[LandedPage],
         at: DateTime<Utc>,
     ) -> Result<BatchStats, WarehouseError> {
         let accounts = latest_per_account(pages);
-        let branches = branches_of(&accounts);
+        let listed = accounts.len() as u64;
+        let split = split_unchanged(accounts, &self.known);
+        let branches = branches_of(&split.changed);
+        let mut stats = batch_stats(pages, listed, &split, &branches);
+        if let Err(err) = self
+            .write_transaction(pages, &split, &branches, at, &mut stats)
+            .await
+        {
+            // The batch will be written again and must note them again.
+            for (account, _) in &split.unchanged {
+                self.known.unnote(&account.row.external_id);
+            }
+            return Err(err);
+        }
+        self.progress
+            .merged
+            .fetch_add(stats.accounts, Ordering::Relaxed);
+        let lap = Instant::now();
+        self.refresh_statistics().await?;
+        stats.phases.analyze = lap.elapsed();
+        Ok(stats)
+    }
+
+    /// The batch's one transaction: raw bodies, noted and merged accounts, checkpoints.
+    async fn write_transaction(
+        &mut self,
+        pages: &[LandedPage],
+        split: &Split<'_>,
+        branches: &StagedBranches<'_>,
+        at: DateTime<Utc>,
+        stats: &mut BatchStats,
+    ) -> Result<(), WarehouseError> {
         let run_id = self.run_id;
-        let mut stats = BatchStats {
-            accounts: accounts.len() as u64,
-            branches: branches.len() as u64,
-            raw_bytes: pages.iter().map(|page| page.raw.size as u64).sum(),
-            stored_bytes: pages.iter().map(|page| page.raw.stored.len() as u64).sum(),
-            ..BatchStats::default()
-        };
         let postgres = matches!(self.conn, Conn::Postgres(_));
         dual!(&mut self.conn, Conn, conn => {
             let mut tx = sqlx::Connection::begin(&mut **conn).await.map_err(op("begin batch"))?;
@@ -261,24 +328,32 @@ impl ElkassaLoader {
             let mut lap = Instant::now();
             let raw_ids = insert_raw!(tx, run_id, pages);
             stats.phases.raw = lap.elapsed();
-            lap = Instant::now();
-            Staging::stage(&mut *tx, &accounts, &branches, &raw_ids).await?;
-            stats.phases.stage = lap.elapsed();
-            lap = Instant::now();
-            stats.history_rows = merge_staged!(tx, at, run_id, postgres);
-            stats.phases.merge = lap.elapsed();
+            if !split.unchanged.is_empty() {
+                lap = Instant::now();
+                SeenAccounts::note_seen(&mut *tx, at, &seen_rows(&split.unchanged, &raw_ids)).await?;
+                stats.phases.refresh = lap.elapsed();
+            }
+            if !split.changed.is_empty() {
+                lap = Instant::now();
+                Staging::stage(&mut *tx, &split.changed, branches, &raw_ids).await?;
+                stats.phases.stage = lap.elapsed();
+                lap = Instant::now();
+                stats.history_rows = merge_staged!(tx, at, run_id, postgres);
+                stats.phases.merge = lap.elapsed();
+            }
             lap = Instant::now();
             write_checkpoints!(tx, run_id, pages, raw_ids, at);
             tx.commit().await.map_err(op("commit batch"))?;
             stats.phases.commit = lap.elapsed();
         });
-        self.progress
-            .merged
-            .fetch_add(stats.accounts, Ordering::Relaxed);
-        let lap = Instant::now();
-        self.refresh_statistics().await?;
-        stats.phases.analyze = lap.elapsed();
-        Ok(stats)
+        Ok(())
+    }
+
+    /// After the run's last batch: refreshes `last_seen_*` of every account
+    /// this loader found unchanged, and of their branches, in one transaction.
+    pub async fn refresh_unchanged(&mut self) -> Result<Refreshed, WarehouseError> {
+        let run_id = self.run_id;
+        dual!(&mut self.conn, Conn, conn => SeenAccounts::refresh_seen(&mut **conn, run_id).await)
     }
 
     /// Postgres plans each merge from table statistics; during a first load
@@ -320,41 +395,4 @@ impl ElkassaLoader {
         .map_err(op("read table statistics"))?;
         Ok(tuples.max(0.0) as u64)
     }
-}
-
-/// Each account once per batch (the listing repeats some), the latest page winning.
-fn latest_per_account(pages: &[LandedPage]) -> Vec<(String, &AccountRow)> {
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut out: Vec<(String, &AccountRow)> = Vec::new();
-    for page in pages {
-        let key = page.request_key();
-        for account in &page.accounts {
-            let entry = (key.clone(), account);
-            match index.get(account.external_id.as_str()) {
-                Some(&at) => out[at] = entry,
-                None => {
-                    index.insert(&account.external_id, out.len());
-                    out.push(entry);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Each branch once per batch.
-fn branches_of<'a>(accounts: &[(String, &'a AccountRow)]) -> Vec<(&'a str, &'a BranchRow)> {
-    let mut seen = std::collections::HashSet::new();
-    accounts
-        .iter()
-        .flat_map(|(_, account)| {
-            account
-                .branches
-                .iter()
-                .map(move |branch| (account.external_id.as_str(), branch))
-        })
-        .filter(|(registration_id, branch)| {
-            seen.insert((*registration_id, branch.cabang_id.as_str()))
-        })
-        .collect()
 }

@@ -91,9 +91,11 @@ impl LandedPage {
 /// What one batch wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchStats {
-    /// Distinct accounts merged.
+    /// Distinct accounts landed (merged or refreshed).
     pub accounts: u64,
-    /// Distinct branches merged.
+    /// Of those, accounts listed exactly as stored: only `last_seen_*` refreshed.
+    pub unchanged: u64,
+    /// Distinct branches landed (merged or refreshed).
     pub branches: u64,
     /// Contract versions added.
     pub history_rows: u64,
@@ -110,6 +112,8 @@ pub struct BatchStats {
 pub struct PhaseTimes {
     /// Storing raw bodies.
     pub raw: std::time::Duration,
+    /// Refreshing accounts listed unchanged, and their branches.
+    pub refresh: std::time::Duration,
     /// Filling the staging tables.
     pub stage: std::time::Duration,
     /// Merging into customers, accounts, contracts, history, branches.
@@ -123,6 +127,7 @@ pub struct PhaseTimes {
 impl std::ops::AddAssign for PhaseTimes {
     fn add_assign(&mut self, other: Self) {
         self.raw += other.raw;
+        self.refresh += other.refresh;
         self.stage += other.stage;
         self.merge += other.merge;
         self.commit += other.commit;

@@ -8,7 +8,7 @@ pub const STAGE_ACCOUNTS_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage
     external_id text NOT NULL, email text, email_norm text, shop_name text, address text,
     user_type text, user_type_desc text, status text, registered_at timestamptz,
     contract_id text, packet_id text, contract_notes text, is_trial boolean, expires_at timestamptz,
-    raw_id bigint) ON COMMIT DELETE ROWS";
+    raw_id bigint, source_digest bigint) ON COMMIT DELETE ROWS";
 
 pub const STAGE_BRANCHES_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_branches (
     registration_id text NOT NULL, cabang_id text NOT NULL, name text, address text) ON COMMIT DELETE ROWS";
@@ -17,7 +17,7 @@ pub const STAGE_ACCOUNTS_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_a
     external_id TEXT PRIMARY KEY, email TEXT, email_norm TEXT, shop_name TEXT, address TEXT,
     user_type TEXT, user_type_desc TEXT, status TEXT, registered_at TEXT,
     contract_id TEXT, packet_id TEXT, contract_notes TEXT, is_trial INTEGER, expires_at TEXT,
-    raw_id INTEGER)";
+    raw_id INTEGER, source_digest INTEGER)";
 
 pub const STAGE_BRANCHES_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_branches (
     registration_id TEXT, cabang_id TEXT, name TEXT, address TEXT,
@@ -25,11 +25,11 @@ pub const STAGE_BRANCHES_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS stage_b
 
 pub const STAGE_ACCOUNTS_INSERT: &str = "INSERT INTO stage_accounts (external_id, email, email_norm, shop_name, \
     address, user_type, user_type_desc, status, registered_at, contract_id, packet_id, contract_notes, is_trial, \
-    expires_at, raw_id) ";
+    expires_at, raw_id, source_digest) ";
 
 pub const COPY_STAGE_ACCOUNTS: &str = "COPY stage_accounts (external_id, email, email_norm, shop_name, address, \
     user_type, user_type_desc, status, registered_at, contract_id, packet_id, contract_notes, is_trial, expires_at, \
-    raw_id) FROM STDIN WITH (FORMAT csv)";
+    raw_id, source_digest) FROM STDIN WITH (FORMAT csv)";
 
 pub const COPY_STAGE_BRANCHES: &str =
     "COPY stage_branches (registration_id, cabang_id, name, address) FROM STDIN WITH (FORMAT csv)";
@@ -59,15 +59,15 @@ pub const MERGE_CUSTOMERS: &str = "INSERT INTO customers (email, shop_name, crea
 
 pub const MERGE_ACCOUNTS: &str = "INSERT INTO provider_accounts (provider, external_id, customer_id, status, email, \
     shop_name, address, user_type, user_type_desc, registered_at, first_seen_at, last_seen_at, last_seen_run, \
-    source_raw_id) \
+    source_raw_id, source_digest) \
     SELECT 'elkassa', s.external_id, c.customer_id, s.status, s.email, s.shop_name, s.address, s.user_type, \
-    s.user_type_desc, s.registered_at, $1, $1, $2, s.raw_id \
+    s.user_type_desc, s.registered_at, $1, $1, $2, s.raw_id, s.source_digest \
     FROM stage_accounts s LEFT JOIN customers c ON c.email = s.email_norm WHERE true ORDER BY s.external_id \
     ON CONFLICT (provider, external_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status, \
     email = excluded.email, shop_name = excluded.shop_name, address = excluded.address, \
     user_type = excluded.user_type, user_type_desc = excluded.user_type_desc, registered_at = excluded.registered_at, \
     last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run, removed_at = NULL, \
-    source_raw_id = excluded.source_raw_id";
+    source_raw_id = excluded.source_raw_id, source_digest = excluded.source_digest";
 
 /// The contract columns whose change makes a new history version
 /// (`c` the stored contract, `s` the staged one).
@@ -138,13 +138,17 @@ pub const SWEEP_BRANCHES: &str =
 /// Postgres: contracts and their history in one statement, so each staged
 /// row probes `contracts` once. Data-modifying CTEs all see the snapshot
 /// from before the statement, so the UPDATE closes only older versions.
+/// `xmax <> 0` marks a row the upsert updated rather than inserted: only
+/// those have a version to close (a first load probes history for none).
 pub const MERGE_CONTRACTS_WITH_HISTORY_POSTGRES: &str = concat!(
     "WITH changed AS (",
     upsert_changed_contracts!(),
-    " RETURNING external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, status \
+    " RETURNING external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, status, \
+    xmax <> 0 AS replaced \
 ), closed AS ( \
     UPDATE contract_history h SET valid_to = $1 FROM changed c \
-    WHERE h.provider = 'elkassa' AND h.external_id = c.external_id AND h.valid_to IS NULL RETURNING h.history_id \
+    WHERE c.replaced AND h.provider = 'elkassa' AND h.external_id = c.external_id AND h.valid_to IS NULL \
+    RETURNING h.history_id \
 ) \
 INSERT INTO contract_history (provider, external_id, contract_id, packet_id, contract_notes, is_trial, expires_at, \
     status, valid_from, run_id) \

@@ -9,8 +9,19 @@ use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
 use std::collections::HashMap;
 use std::fmt::Write;
 
-/// Accounts of a batch, each with the request key of the page it came from.
-pub type StagedAccounts<'a> = [(String, &'a AccountRow)];
+/// An account of a batch to merge in full.
+#[derive(Debug)]
+pub struct StagedAccount<'a> {
+    /// Request key of the page it came from (its raw body).
+    pub request_key: String,
+    /// The listed values.
+    pub row: &'a AccountRow,
+    /// Digest of the listed values (`provider_accounts.source_digest`).
+    pub digest: i64,
+}
+
+/// Accounts of a batch to merge in full.
+pub type StagedAccounts<'a> = [StagedAccount<'a>];
 /// Branches of a batch with their shop's registration id.
 pub type StagedBranches<'a> = [(&'a str, &'a BranchRow)];
 
@@ -33,8 +44,9 @@ impl Staging for PgConnection {
         raw_ids: &HashMap<String, i64>,
     ) -> Result<(), WarehouseError> {
         let mut csv = String::with_capacity(accounts.len() * 300);
-        for (key, account) in accounts {
-            account_csv(&mut csv, account, raw_ids.get(key.as_str()).copied());
+        for account in accounts {
+            let raw_id = raw_ids.get(account.request_key.as_str()).copied();
+            account_csv(&mut csv, account.row, raw_id, account.digest);
         }
         copy(self, sql::COPY_STAGE_ACCOUNTS, &csv).await?;
         csv.clear();
@@ -59,7 +71,7 @@ async fn copy(conn: &mut PgConnection, statement: &str, csv: &str) -> Result<(),
 }
 
 /// One `stage_accounts` line in Postgres CSV: unquoted empty is NULL.
-fn account_csv(out: &mut String, account: &AccountRow, raw_id: Option<i64>) {
+fn account_csv(out: &mut String, account: &AccountRow, raw_id: Option<i64>, digest: i64) {
     let texts = [
         Some(account.external_id.as_str()),
         account.email.as_deref(),
@@ -89,7 +101,7 @@ fn account_csv(out: &mut String, account: &AccountRow, raw_id: Option<i64>) {
     if let Some(id) = raw_id {
         let _ = write!(out, "{id}");
     }
-    out.push('\n');
+    let _ = writeln!(out, ",{digest}");
 }
 
 impl Staging for SqliteConnection {
@@ -101,7 +113,8 @@ impl Staging for SqliteConnection {
     ) -> Result<(), WarehouseError> {
         for chunk in accounts.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::new(sql::STAGE_ACCOUNTS_INSERT);
-            insert.push_values(chunk, |mut row, (key, account)| {
+            insert.push_values(chunk, |mut row, staged| {
+                let account = staged.row;
                 row.push_bind(account.external_id.as_str())
                     .push_bind(account.email.as_deref())
                     .push_bind(account.email_norm.as_deref())
@@ -116,7 +129,8 @@ impl Staging for SqliteConnection {
                     .push_bind(account.contract_notes.as_deref())
                     .push_bind(account.is_trial)
                     .push_bind(account.expires_at)
-                    .push_bind(raw_ids.get(key.as_str()).copied());
+                    .push_bind(raw_ids.get(staged.request_key.as_str()).copied())
+                    .push_bind(staged.digest);
             });
             insert
                 .build()
@@ -155,10 +169,10 @@ mod tests {
             ..AccountRow::default()
         };
         let mut out = String::new();
-        account_csv(&mut out, &account, Some(7));
+        account_csv(&mut out, &account, Some(7), -3);
         assert_eq!(
             out,
-            "\"ELK1\",,,\"Toko \"\"Murah\"\", Jaya\",,,,,,,,,t,,7\n"
+            "\"ELK1\",,,\"Toko \"\"Murah\"\", Jaya\",,,,,,,,,t,,7,-3\n"
         );
     }
 }
