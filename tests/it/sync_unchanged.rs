@@ -131,6 +131,8 @@ async fn dropped_cabang_survives_no_refresh(db: &TestWarehouse) {
     });
     let mut failing = config.clone();
     failing.elkassa.as_mut().unwrap().max_retries = 1;
+    // One page at a time, so the pages read before the outage are the first ones.
+    failing.sync.concurrency = 1;
     assert_eq!(
         sync(&db.warehouse, &failing).await.status(),
         RunStatus::Failed
