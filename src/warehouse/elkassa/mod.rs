@@ -57,7 +57,7 @@ struct LoadProgress {
 
 /// Tables the merges join against, whose statistics must keep up with a
 /// bulk load (upserts probe their unique index whatever the statistics say).
-const JOINED_TABLES: &str = "customers, provider_accounts, contracts, contract_history, branches";
+const JOINED_TABLES: &str = "customers, contracts, contract_history";
 
 /// Rows per multi-row INSERT: stays under SQLite's 32,766 bound parameters.
 pub(super) const ROWS_PER_STATEMENT: usize = 1_000;
