@@ -100,7 +100,6 @@ pub(super) fn batch_stats(
         .sum();
     BatchStats {
         accounts: listed,
-        unchanged: split.unchanged.len() as u64,
         branches: (merged_branches.len() + unchanged_branches) as u64,
         raw_bytes: pages.iter().map(|page| page.raw.size as u64).sum(),
         stored_bytes: pages.iter().map(|page| page.raw.stored.len() as u64).sum(),

@@ -91,10 +91,8 @@ impl LandedPage {
 /// What one batch wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchStats {
-    /// Distinct accounts landed (merged or refreshed).
+    /// Distinct accounts landed (merged, or noted as listed unchanged).
     pub accounts: u64,
-    /// Of those, accounts listed exactly as stored: only `last_seen_*` refreshed.
-    pub unchanged: u64,
     /// Distinct branches landed (merged or refreshed).
     pub branches: u64,
     /// Contract versions added.

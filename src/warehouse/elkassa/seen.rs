@@ -12,7 +12,7 @@
 //! the run started is left alone.
 
 use super::ROWS_PER_STATEMENT;
-use crate::warehouse::copy::{copy_csv, csv_instant, csv_text};
+use crate::warehouse::copy::{copy_csv, csv_instant, csv_int, csv_text};
 use crate::warehouse::{op, WarehouseError};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
@@ -115,9 +115,7 @@ impl SeenAccounts for PgConnection {
         for account in accounts {
             csv_text(&mut csv, Some(account.external_id));
             let _ = write!(csv, ",{},", account.digest);
-            if let Some(raw_id) = account.raw_id {
-                let _ = write!(csv, "{raw_id}");
-            }
+            csv_int(&mut csv, account.raw_id);
             let _ = write!(csv, ",{},", account.last_seen_run);
             csv.push_str(&seen_at);
             csv.push('\n');

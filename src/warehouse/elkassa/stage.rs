@@ -3,7 +3,7 @@
 
 use super::rows::{AccountRow, BranchRow};
 use super::{sql, ROWS_PER_STATEMENT};
-use crate::warehouse::copy::{copy_csv, csv_instant as instant, csv_text as text};
+use crate::warehouse::copy::{copy_csv, csv_instant as instant, csv_int, csv_text as text};
 use crate::warehouse::{op, WarehouseError};
 use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
 use std::collections::HashMap;
@@ -98,9 +98,7 @@ fn account_csv(out: &mut String, account: &AccountRow, raw_id: Option<i64>, dige
     out.push_str(if account.is_trial { ",t," } else { ",f," });
     instant(out, account.expires_at);
     out.push(',');
-    if let Some(id) = raw_id {
-        let _ = write!(out, "{id}");
-    }
+    csv_int(out, raw_id);
     let _ = writeln!(out, ",{digest}");
 }
 
