@@ -30,7 +30,7 @@ pub enum BenchCommand {
 /// What `bench sync` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchMode {
-    /// The real sync: fetch, parse, land raw, merge, verify, sweep (then a second, unchanged run).
+    /// The real sync: fetch, parse, land raw, merge, verify, sweep (then, after an untimed VACUUM ANALYZE, a second over the unchanged listing).
     Full,
     /// Fetch and parse every page, write nothing (the client's ceiling).
     FetchOnly,
