@@ -228,6 +228,9 @@ impl InsertFindings for sqlx::PgConnection {
         let statement =
             "COPY findings (finding_key, kind, severity, provider, external_id, customer_id, \
             detail, first_seen_at, last_seen_at, run_id) FROM STDIN (FORMAT csv)";
+        // Every row is first and last seen at the same instant: format it once.
+        let mut seen = String::new();
+        csv_instant(&mut seen, Some(now));
         let line = |out: &mut String, index: usize| {
             let (key, kind, severity, provider, external_id, customer, detail) = rows[index];
             for text in [key, kind, severity, provider, external_id] {
@@ -238,9 +241,9 @@ impl InsertFindings for sqlx::PgConnection {
             out.push(',');
             csv_text(out, detail);
             out.push(',');
-            csv_instant(out, Some(now));
+            out.push_str(&seen);
             out.push(',');
-            csv_instant(out, Some(now));
+            out.push_str(&seen);
             out.push(',');
             csv_int(out, run_id);
         };
