@@ -12,7 +12,7 @@ use crate::providers::elkassa::{
     parse_registration_data, ElkassaClient, PROVIDER, REGISTRATION_ENDPOINT,
 };
 use crate::shutdown::Shutdown;
-use crate::warehouse::{RunSummary, SweepStats, Warehouse, WarehouseError};
+use crate::warehouse::{Census, RunSummary, SweepStats, Warehouse, WarehouseError};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -224,14 +224,15 @@ async fn finish_listing(
             },
         )
     };
+    let census = warehouse.elkassa_census(run_id).await.map_err(fail)?;
     let (sweep, withheld) = if listing.stable {
-        sweep_guarded(warehouse, run_id, max_removal_share)
+        sweep_guarded(warehouse, run_id, &census, max_removal_share)
             .await
             .map_err(fail)?
     } else {
         (SweepStats::default(), None)
     };
-    let (accounts, branches) = warehouse.elkassa_seen_by(run_id).await.map_err(fail)?;
+    let (accounts, branches) = (census.accounts_seen, census.branches_seen);
     let rejected = listing.first_pass.rejected;
     let problem = problem_of(&listing, withheld, rejected, run_id);
     let drift_note = (!listing.notes.is_empty()).then(|| {
@@ -312,10 +313,11 @@ fn run_counts(
 async fn sweep_guarded(
     warehouse: &Warehouse,
     run_id: i64,
+    census: &Census,
     max_share: f64,
 ) -> Result<(SweepStats, Option<String>), WarehouseError> {
     const GUARD_FROM_ACCOUNTS: i64 = 50;
-    let (unseen, active) = warehouse.elkassa_unseen(run_id).await?;
+    let (unseen, active) = (census.accounts_unseen, census.accounts_active);
     if active >= GUARD_FROM_ACCOUNTS && unseen as f64 > max_share * active as f64 {
         let reason = format!(
             "elkassa listing lacks {unseen} of {active} active accounts (more than sync.max_removal_share = {max_share}); \
@@ -324,7 +326,10 @@ async fn sweep_guarded(
         tracing::warn!(provider = PROVIDER, unseen, active, "{reason}");
         return Ok((SweepStats::default(), Some(reason)));
     }
-    Ok((warehouse.sweep_elkassa(run_id, Utc::now()).await?, None))
+    Ok((
+        warehouse.sweep_elkassa(run_id, Utc::now(), census).await?,
+        None,
+    ))
 }
 
 /// Reads the listing once, without verification or warehouse, handing every

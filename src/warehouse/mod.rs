@@ -17,7 +17,7 @@ mod tickets;
 
 pub use admin::{admin_connection, with_database, AdminConnection};
 pub use elkassa::{
-    AccountRow, BatchStats, BranchRow, ElkassaLoader, LandedPage, PacketRow, PhaseTimes,
+    AccountRow, BatchStats, BranchRow, Census, ElkassaLoader, LandedPage, PacketRow, PhaseTimes,
     RecordIssue, Refreshed, SweepStats,
 };
 pub use jobs::JobStats;

@@ -179,6 +179,15 @@ async fn removal_needs_complete_listing(db: &TestWarehouse) {
     )
     .await;
     assert_eq!(others_removed, 1);
+    let counts = &report.partners[0].summary.counts["elkassa"];
+    assert_eq!(counts["accounts"], 149, "accounts the run saw");
+    assert_eq!(counts["accounts_removed"], 1);
+    let gone_branches = scalar(
+        &db.warehouse,
+        &format!("SELECT COUNT(*) FROM branches WHERE registration_id = '{gone}' AND removed_at IS NOT NULL"),
+    )
+    .await;
+    assert_eq!(counts["branches_removed"], gone_branches);
     server.stop().await;
 }
 

@@ -16,7 +16,8 @@ mod stage;
 mod sweep;
 
 pub use rows::{
-    AccountRow, BatchStats, BranchRow, LandedPage, PacketRow, PhaseTimes, RecordIssue, SweepStats,
+    AccountRow, BatchStats, BranchRow, Census, LandedPage, PacketRow, PhaseTimes, RecordIssue,
+    SweepStats,
 };
 pub use seen::Refreshed;
 

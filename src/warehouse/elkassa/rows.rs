@@ -142,6 +142,22 @@ pub struct SweepStats {
     pub branches_removed: u64,
 }
 
+/// Where a run's listing leaves the ELKASSA accounts and branches, counted
+/// in one scan per table: the sweep skips a table with nothing unseen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Accounts the run saw (`last_seen_run` is the run).
+    pub accounts_seen: i64,
+    /// Accounts not marked removed.
+    pub accounts_active: i64,
+    /// Active accounts the run did not see.
+    pub accounts_unseen: i64,
+    /// Branches the run saw.
+    pub branches_seen: i64,
+    /// Active branches the run did not see.
+    pub branches_unseen: i64,
+}
+
 /// A packet of the reference data, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketRow {

@@ -156,6 +156,15 @@ SELECT 'elkassa', c.external_id, c.contract_id, c.packet_id, c.contract_notes, c
     $1, $2 FROM changed c"
 );
 
-pub const COUNT_UNSEEN: &str =
-    "SELECT COALESCE(SUM(CASE WHEN last_seen_run <> $1 THEN 1 ELSE 0 END), 0), COUNT(*) \
-    FROM provider_accounts WHERE provider = 'elkassa' AND removed_at IS NULL";
+/// Seen, active and active-but-unseen accounts of run `$1`, in one scan.
+pub const CENSUS_ACCOUNTS: &str = "SELECT \
+    COALESCE(SUM(CASE WHEN last_seen_run = $1 THEN 1 ELSE 0 END), 0), \
+    COALESCE(SUM(CASE WHEN removed_at IS NULL THEN 1 ELSE 0 END), 0), \
+    COALESCE(SUM(CASE WHEN removed_at IS NULL AND last_seen_run <> $1 THEN 1 ELSE 0 END), 0) \
+    FROM provider_accounts WHERE provider = 'elkassa'";
+
+/// Seen and active-but-unseen branches of run `$1`, in one scan.
+pub const CENSUS_BRANCHES: &str = "SELECT \
+    COALESCE(SUM(CASE WHEN last_seen_run = $1 THEN 1 ELSE 0 END), 0), \
+    COALESCE(SUM(CASE WHEN removed_at IS NULL AND last_seen_run <> $1 THEN 1 ELSE 0 END), 0) \
+    FROM branches";

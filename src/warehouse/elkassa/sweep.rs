@@ -1,7 +1,7 @@
 //! Whole-table ELKASSA statements outside the batch loader: reference
-//! data, the removal sweep and per-run counts.
+//! data, the per-run census and the removal sweep.
 
-use super::rows::{PacketRow, SweepStats};
+use super::rows::{Census, PacketRow, SweepStats};
 use super::sql;
 use crate::warehouse::{dual, op, Warehouse, WarehouseError};
 use chrono::{DateTime, Utc};
@@ -31,36 +31,51 @@ impl Warehouse {
         })
     }
 
-    /// Marks accounts and branches a complete listing of `run_id` did not contain.
+    /// Counts what run `run_id` saw and left unseen, one scan per table.
+    pub async fn elkassa_census(&self, run_id: i64) -> Result<Census, WarehouseError> {
+        dual!(self, Warehouse, pool => {
+            let (accounts_seen, accounts_active, accounts_unseen): (i64, i64, i64) =
+                sqlx::query_as(sql::CENSUS_ACCOUNTS).bind(run_id).fetch_one(pool).await.map_err(op("count accounts"))?;
+            let (branches_seen, branches_unseen): (i64, i64) =
+                sqlx::query_as(sql::CENSUS_BRANCHES).bind(run_id).fetch_one(pool).await.map_err(op("count branches"))?;
+            Ok(Census { accounts_seen, accounts_active, accounts_unseen, branches_seen, branches_unseen })
+        })
+    }
+
+    /// Marks accounts and branches a complete listing of `run_id` did not
+    /// contain; a table the census found nothing unseen in is not scanned.
     pub async fn sweep_elkassa(
         &self,
         run_id: i64,
         at: DateTime<Utc>,
+        census: &Census,
     ) -> Result<SweepStats, WarehouseError> {
+        let statements = [
+            (
+                census.accounts_unseen > 0,
+                sql::SWEEP_ACCOUNTS,
+                "sweep accounts",
+            ),
+            (
+                census.branches_unseen > 0,
+                sql::SWEEP_BRANCHES,
+                "sweep branches",
+            ),
+        ];
+        let mut removed = [0u64; 2];
         dual!(self, Warehouse, pool => {
             let mut tx = pool.begin().await.map_err(op("begin sweep"))?;
-            let accounts = sqlx::query(sql::SWEEP_ACCOUNTS).bind(at).bind(run_id).execute(&mut *tx).await.map_err(op("sweep accounts"))?;
-            let branches = sqlx::query(sql::SWEEP_BRANCHES).bind(at).bind(run_id).execute(&mut *tx).await.map_err(op("sweep branches"))?;
+            for ((due, statement, operation), count) in statements.into_iter().zip(&mut removed) {
+                if due {
+                    let done = sqlx::query(statement).bind(at).bind(run_id).execute(&mut *tx).await.map_err(op(operation))?;
+                    *count = done.rows_affected();
+                }
+            }
             tx.commit().await.map_err(op("commit sweep"))?;
-            Ok(SweepStats { accounts_removed: accounts.rows_affected(), branches_removed: branches.rows_affected() })
-        })
-    }
-
-    /// Active ELKASSA accounts a run did not see, and all active accounts.
-    pub async fn elkassa_unseen(&self, run_id: i64) -> Result<(i64, i64), WarehouseError> {
-        dual!(self, Warehouse, pool => {
-            sqlx::query_as::<_, (i64, i64)>(sql::COUNT_UNSEEN).bind(run_id).fetch_one(pool).await.map_err(op("count unseen accounts"))
-        })
-    }
-
-    /// Distinct ELKASSA accounts and branches a run saw.
-    pub async fn elkassa_seen_by(&self, run_id: i64) -> Result<(i64, i64), WarehouseError> {
-        dual!(self, Warehouse, pool => {
-            let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_accounts WHERE provider = 'elkassa' AND last_seen_run = $1")
-                .bind(run_id).fetch_one(pool).await.map_err(op("count accounts"))?;
-            let branches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM branches WHERE last_seen_run = $1")
-                .bind(run_id).fetch_one(pool).await.map_err(op("count branches"))?;
-            Ok((accounts, branches))
+        });
+        Ok(SweepStats {
+            accounts_removed: removed[0],
+            branches_removed: removed[1],
         })
     }
 }
