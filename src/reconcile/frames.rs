@@ -120,46 +120,36 @@ impl Frames {
         // Each table on its own connection and task: the database steps
         // through one while the rows of another are decoded. No more at once
         // than the pool holds, so no reader waits out the acquire timeout.
-        let tables: [(&'static str, &'static [(&'static str, Field)]); 7] = [
-            (ACCOUNTS, ACCOUNT_FIELDS),
-            (CONTRACTS, CONTRACT_FIELDS),
-            (PACKETS, PACKET_FIELDS),
-            (CUSTOMERS, CUSTOMER_FIELDS),
-            (LEDGER, LEDGER_FIELDS),
-            (SESSIONS, SESSION_FIELDS),
-            (TICKETS, TICKET_FIELDS),
+        let tables: [(&'static str, &'static [(&'static str, Field)], Prepare); 7] = [
+            (ACCOUNTS, ACCOUNT_FIELDS, prepare_accounts),
+            (CONTRACTS, CONTRACT_FIELDS, prepare_contracts),
+            (PACKETS, PACKET_FIELDS, prepare_packets),
+            (CUSTOMERS, CUSTOMER_FIELDS, as_read),
+            (LEDGER, LEDGER_FIELDS, as_read),
+            (SESSIONS, SESSION_FIELDS, as_read),
+            (TICKETS, TICKET_FIELDS, as_read),
         ];
-        let reads = tables.map(|(sql, fields)| {
+        let reads = tables.map(|(sql, fields, prepare)| {
             let warehouse = warehouse.clone();
             async move {
-                tokio::spawn(async move { read_frame(&warehouse, sql, fields).await })
-                    .await
-                    .map_err(|e| ReconcileError::Task(e.to_string()))?
+                tokio::spawn(async move {
+                    let mut frame = read_frame(&warehouse, sql, fields).await?;
+                    // Normalising is CPU work: off the async workers, and
+                    // beside the reads of the tables still streaming in.
+                    tokio::task::spawn_blocking(move || prepare(&mut frame).map(|()| frame))
+                        .await
+                        .map_err(|e| ReconcileError::Task(e.to_string()))?
+                })
+                .await
+                .map_err(|e| ReconcileError::Task(e.to_string()))?
             }
         });
         let frames: Vec<DataFrame> = futures::stream::iter(reads)
             .buffered(warehouse.pool_size() as usize)
             .try_collect()
             .await?;
-        let [mut accounts, mut contracts, mut packets, customers, ledger, sessions, tickets] =
+        let [accounts, contracts, packets, customers, ledger, sessions, tickets] =
             <[DataFrame; 7]>::try_from(frames).expect("seven tables were read");
-        let email = normalised_column(&accounts, "email", "email_norm", normalise_email)?;
-        accounts.with_column(email).map_err(ReconcileError::frame)?;
-        // Rules compare and show the normalised email only; the listed one
-        // would be the widest column of the largest frame.
-        let _ = accounts
-            .drop_in_place("email")
-            .map_err(ReconcileError::frame)?;
-        // Names and notes are compared, never shown, once normalised: a
-        // digest is 8 bytes where the text would be 16 plus its length.
-        digest_into(&mut accounts, "legal_name", "name_key", normalise_name)?;
-        digest_into(&mut packets, "packet_desc", "desc_key", normalise_name)?;
-        digest_into(
-            &mut contracts,
-            "contract_notes",
-            "notes_key",
-            normalise_name,
-        )?;
         Ok(Frames {
             accounts,
             contracts,
@@ -186,6 +176,34 @@ impl Frames {
         .map(|frame| frame.height())
         .sum()
     }
+}
+
+/// What a table needs once read, before any rule sees it.
+type Prepare = fn(&mut DataFrame) -> Result<(), ReconcileError>;
+
+fn as_read(_: &mut DataFrame) -> Result<(), ReconcileError> {
+    Ok(())
+}
+
+fn prepare_accounts(accounts: &mut DataFrame) -> Result<(), ReconcileError> {
+    let email = normalised_column(accounts, "email", "email_norm", normalise_email)?;
+    accounts.with_column(email).map_err(ReconcileError::frame)?;
+    // Rules compare and show the normalised email only; the listed one
+    // would be the widest column of the largest frame.
+    let _ = accounts
+        .drop_in_place("email")
+        .map_err(ReconcileError::frame)?;
+    // Names and notes are compared, never shown, once normalised: a
+    // digest is 8 bytes where the text would be 16 plus its length.
+    digest_into(accounts, "legal_name", "name_key", normalise_name)
+}
+
+fn prepare_contracts(contracts: &mut DataFrame) -> Result<(), ReconcileError> {
+    digest_into(contracts, "contract_notes", "notes_key", normalise_name)
+}
+
+fn prepare_packets(packets: &mut DataFrame) -> Result<(), ReconcileError> {
+    digest_into(packets, "packet_desc", "desc_key", normalise_name)
 }
 
 /// Adds `to`: the [`digest`] of `from` normalised by `normalise` (null when empty).

@@ -161,17 +161,27 @@ pub async fn reconcile(
     let mut rows_read = frames.rows();
     let mut read_time = started.elapsed();
 
+    // The open findings stream in beside the rules (they are held as
+    // digests, so overlapping costs little memory).
+    let open = {
+        let warehouse = warehouse.clone();
+        tokio::spawn(async move { store::read_open(&warehouse).await })
+    };
     let lap = Instant::now();
+    let mut step = Lap::start();
     let matched = matching::match_accounts(&frames)?;
+    step.mark("matching");
     let rule_changes = match_writes::changes(&matched)?;
+    step.mark("match rule changes");
     let current = compute(frames, matched, config, now)?;
     let counts = count_kinds(&current)?;
     let mut compute_time = lap.elapsed();
 
-    // Read only now: held through the rules, the open findings (their
-    // details are the widest text) would sit on top of the largest phase.
+    // What is left of reading the open findings after the rules ran.
     let lap = Instant::now();
-    let open = store::read_open(warehouse).await?;
+    let open = open
+        .await
+        .map_err(|e| ReconcileError::Task(e.to_string()))??;
     rows_read += open.height();
     read_time += lap.elapsed();
     let lap = Instant::now();
@@ -204,30 +214,58 @@ pub fn compute(
     now: DateTime<Utc>,
 ) -> Result<DataFrame, ReconcileError> {
     let now_ms = now.timestamp_millis();
+    let mut lap = Lap::start();
     // Every rule reads the matched copy; the customers served matching only.
     frames.accounts = DataFrame::empty();
     frames.customers = DataFrame::empty();
     let mut parts = onboarding::findings(&frames, config, now_ms)?;
+    lap.mark("onboarding rules");
     frames.sessions = DataFrame::empty();
     frames.tickets = DataFrame::empty();
     let base = contracts::live_contracts(&frames, &matched)?;
+    lap.mark("live contracts");
     frames.contracts = DataFrame::empty();
     frames.packets = DataFrame::empty();
     parts.extend(contracts::findings(&base, config, now_ms)?);
+    lap.mark("contract rules");
     drop(base);
     parts.extend(accounts::findings(&frames, &matched)?);
+    lap.mark("account rules");
     drop(frames);
     parts.push(identity::findings(&matched)?);
+    lap.mark("identity rule");
     drop(matched);
     let mut all = detail::empty_findings();
     for part in parts {
         all.vstack_mut(&part).map_err(ReconcileError::frame)?;
     }
-    all.lazy()
+    let all = all
+        .lazy()
         .unique_stable_generic(Some(vec![col("finding_key")]), UniqueKeepStrategy::First)
         .sort(["finding_key"], SortMultipleOptions::default())
         .collect()
-        .map_err(ReconcileError::frame)
+        .map_err(ReconcileError::frame)?;
+    lap.mark("one row per finding key");
+    Ok(all)
+}
+
+/// Logs how long each step of a reconcile took (at debug), so a slow night
+/// says which rule grew.
+struct Lap(Instant);
+
+impl Lap {
+    fn start() -> Self {
+        Lap(Instant::now())
+    }
+
+    fn mark(&mut self, step: &'static str) {
+        tracing::debug!(
+            step,
+            seconds = self.0.elapsed().as_secs_f64(),
+            "reconcile step done"
+        );
+        self.0 = Instant::now();
+    }
 }
 
 /// Findings per kind, every kind present (zero when none).

@@ -6,7 +6,7 @@
 //! stays. A cause that comes back after resolution opens a new row, so the
 //! history of each episode is kept and `first_seen_at` stays truthful.
 
-use super::frames::{read_frame, Field};
+use super::frames::{digest, read_frame, Field};
 use super::{canonical_json, ReconcileError};
 use crate::warehouse::copy::{copy_lines, csv_instant, csv_int, csv_text};
 use crate::warehouse::{dual, op, Backend, Warehouse, WarehouseError};
@@ -50,24 +50,34 @@ pub struct FindingsDiff {
     pub changed: Vec<(i64, String)>,
 }
 
-/// Open findings: `finding_id`, `finding_key`, `detail` (canonical JSON).
+/// Open findings: `finding_id`, `finding_key`, `detail_digest` (the
+/// [`digest`] of the detail as canonical JSON). Only the digest is kept: the
+/// texts are the widest column of the frame, and reconcile reads this frame
+/// while its rules run, so it should cost little memory.
 pub async fn read_open(warehouse: &Warehouse) -> Result<DataFrame, ReconcileError> {
     let mut open = read_frame(warehouse, OPEN, OPEN_FIELDS).await?;
-    let detail: StringChunked = open
-        .column("detail")
-        .and_then(|c| c.str().cloned())
-        .map_err(ReconcileError::frame)?
-        .iter()
-        .map(|text| text.map(canonical_json))
-        .collect();
-    open.with_column(
-        detail
-            .with_name("detail".into())
-            .into_series()
-            .into_column(),
-    )
-    .map_err(ReconcileError::frame)?;
-    Ok(open)
+    tokio::task::spawn_blocking(move || {
+        let digests: Int64Chunked = open
+            .column("detail")
+            .and_then(|c| c.str().cloned())
+            .map_err(ReconcileError::frame)?
+            .iter()
+            .map(|text| text.map(|text| digest(&canonical_json(text))))
+            .collect();
+        open.with_column(
+            digests
+                .with_name("detail_digest".into())
+                .into_series()
+                .into_column(),
+        )
+        .map_err(ReconcileError::frame)?;
+        let _ = open
+            .drop_in_place("detail")
+            .map_err(ReconcileError::frame)?;
+        Ok(open)
+    })
+    .await
+    .map_err(|e| ReconcileError::Task(e.to_string()))?
 }
 
 /// New, gone and changed findings: `current` against `open`, by key.
@@ -92,12 +102,20 @@ pub fn diff(current: &DataFrame, open: &DataFrame) -> Result<FindingsDiff, Recon
         .select([col("finding_id")])
         .collect()
         .map_err(ReconcileError::frame)?;
+    let current_digests: Int64Chunked = current
+        .column("detail")
+        .and_then(|c| c.str().cloned())
+        .map_err(ReconcileError::frame)?
+        .iter()
+        .map(|text| text.map(digest))
+        .collect();
     let changed = current
         .clone()
         .lazy()
         .select([col("finding_key"), col("detail").alias("current_detail")])
+        .with_column(lit(current_digests.into_series()).alias("current_digest"))
         .inner_join(open.clone().lazy(), col("finding_key"), col("finding_key"))
-        .filter(col("current_detail").neq(col("detail")))
+        .filter(col("current_digest").neq_missing(col("detail_digest")))
         .select([col("finding_id"), col("current_detail")])
         .collect()
         .map_err(ReconcileError::frame)?;

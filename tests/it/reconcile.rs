@@ -233,6 +233,34 @@ async fn fixed_cause_resolves(db: &TestWarehouse) {
     world.server.stop().await;
 }
 
+on_both_backends!(a_finding_whose_values_changed_keeps_its_row_and_gets_the_new_detail => changed_values_update_detail);
+
+async fn changed_values_update_detail(db: &TestWarehouse) {
+    let world = crafted_world(db).await;
+    reconcile(&db.warehouse).await;
+    let key = format!("field_mismatch:elkassa:{}:email", crafted::plain(1));
+    let detail_sql = format!(
+        "SELECT CAST(detail AS TEXT) FROM findings WHERE finding_key = '{key}' AND resolved_at IS NULL"
+    );
+    let before = text(&db.warehouse, &detail_sql)
+        .await
+        .expect("an open mismatch");
+    // Still wrong at MCP, but wrong in another way: same cause, new values.
+    execute(
+        &db.warehouse,
+        "UPDATE provider_accounts SET email = 'another.mistake@example.test' WHERE external_id = 'MCP-1'",
+    )
+    .await;
+    let report = reconcile(&db.warehouse).await;
+    assert_eq!(report.stored.detail_updated, 1, "{report:?}");
+    assert_eq!(report.stored.inserted, 0, "{report:?}");
+    assert_eq!(report.stored.resolved, 0, "{report:?}");
+    let after = text(&db.warehouse, &detail_sql).await.expect("still open");
+    assert_ne!(before, after);
+    assert!(after.contains("another.mistake@example.test"), "{after}");
+    world.server.stop().await;
+}
+
 /// Findings as comparable across backends: ids and run-time stamps left out.
 async fn portable(warehouse: &Warehouse) -> Vec<(String, String, String, String, String)> {
     rows(warehouse, false)
