@@ -47,6 +47,9 @@ pub struct ElkassaLoader {
     progress: Arc<LoadProgress>,
     /// Digests of the accounts active at the start of the run (none on a first load).
     known: Arc<KnownDigests>,
+    /// Whether the staging tables may hold an earlier batch's rows (or,
+    /// on a pooled connection, an earlier run's): truncated before staging.
+    staging_used: bool,
 }
 
 /// Shared by the loaders of one run, so statistics are refreshed once per doubling.
@@ -97,6 +100,7 @@ impl Warehouse {
                 run_id,
                 progress: Arc::clone(&progress),
                 known: Arc::clone(&known),
+                staging_used: true,
             };
             loader.create_staging().await?;
             loaders.push(loader);
@@ -319,12 +323,16 @@ impl ElkassaLoader {
     ) -> Result<(), WarehouseError> {
         let run_id = self.run_id;
         let postgres = matches!(self.conn, Conn::Postgres(_));
+        let stages = !split.changed.is_empty();
+        let clear: &[&str] = match (stages && self.staging_used, postgres) {
+            (false, _) => &[],
+            (true, true) => &["TRUNCATE stage_accounts, stage_branches"],
+            (true, false) => &["DELETE FROM stage_accounts", "DELETE FROM stage_branches"],
+        };
         dual!(&mut self.conn, Conn, conn => {
             let mut tx = sqlx::Connection::begin(&mut **conn).await.map_err(op("begin batch"))?;
-            if !postgres {
-                // Postgres empties its temp tables at commit (ON COMMIT DELETE ROWS).
-                sqlx::query("DELETE FROM stage_accounts").execute(&mut *tx).await.map_err(op("clear staging"))?;
-                sqlx::query("DELETE FROM stage_branches").execute(&mut *tx).await.map_err(op("clear staging"))?;
+            for statement in clear {
+                sqlx::query(statement).execute(&mut *tx).await.map_err(op("clear staging"))?;
             }
             let mut lap = Instant::now();
             let raw_ids = insert_raw!(tx, run_id, pages);
@@ -334,7 +342,7 @@ impl ElkassaLoader {
                 SeenAccounts::note_seen(&mut *tx, at, &seen_rows(&split.unchanged, &raw_ids)).await?;
                 stats.phases.refresh = lap.elapsed();
             }
-            if !split.changed.is_empty() {
+            if stages {
                 lap = Instant::now();
                 Staging::stage(&mut *tx, &split.changed, branches, &raw_ids).await?;
                 stats.phases.stage = lap.elapsed();
@@ -347,6 +355,7 @@ impl ElkassaLoader {
             tx.commit().await.map_err(op("commit batch"))?;
             stats.phases.commit = lap.elapsed();
         });
+        self.staging_used |= stages;
         Ok(())
     }
 
