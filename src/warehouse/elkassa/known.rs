@@ -10,6 +10,7 @@
 #[cfg(test)]
 use super::digest::account_digest;
 use super::rows::AccountRow;
+use crate::warehouse::{dual, op, Warehouse, WarehouseError};
 use std::sync::atomic::{AtomicU8, Ordering};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -149,6 +150,24 @@ impl KnownDigests {
 /// The 64-bit key an account id is held under.
 pub fn id_hash(external_id: &str) -> u64 {
     xxh3_64(external_id.as_bytes())
+}
+
+impl Warehouse {
+    /// The stored digests of the active ELKASSA accounts, streamed in.
+    pub(super) async fn known_elkassa_digests(&self) -> Result<KnownDigests, WarehouseError> {
+        use futures::TryStreamExt;
+        const SQL: &str =
+            "SELECT external_id, source_digest, last_seen_run FROM provider_accounts \
+            WHERE provider = 'elkassa' AND removed_at IS NULL AND source_digest IS NOT NULL";
+        let mut entries = Vec::new();
+        dual!(self, Warehouse, pool => {
+            let mut rows = sqlx::query_as::<_, (String, i64, i64)>(SQL).fetch(pool);
+            while let Some((id, digest, run)) = rows.try_next().await.map_err(op("read stored digests"))? {
+                entries.push((id_hash(&id), digest, run));
+            }
+        });
+        Ok(KnownDigests::from_hashed(entries))
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub use seen::Refreshed;
 use super::{dual, op, Warehouse, WarehouseError};
 use batch::{batch_stats, branches_of, latest_per_account, seen_rows, split_unchanged, Split};
 use chrono::{DateTime, Utc};
-use known::{id_hash, KnownDigests};
+use known::KnownDigests;
 use seen::SeenAccounts;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
@@ -108,22 +108,6 @@ impl Warehouse {
         let analyzed = loaders[0].rows_at_last_analyze().await?;
         progress.analyzed_at.store(analyzed, Ordering::Relaxed);
         Ok(loaders)
-    }
-
-    /// The stored digests of the active ELKASSA accounts, streamed in.
-    async fn known_elkassa_digests(&self) -> Result<KnownDigests, WarehouseError> {
-        use futures::TryStreamExt;
-        const SQL: &str =
-            "SELECT external_id, source_digest, last_seen_run FROM provider_accounts \
-            WHERE provider = 'elkassa' AND removed_at IS NULL AND source_digest IS NOT NULL";
-        let mut entries = Vec::new();
-        dual!(self, Warehouse, pool => {
-            let mut rows = sqlx::query_as::<_, (String, i64, i64)>(SQL).fetch(pool);
-            while let Some((id, digest, run)) = rows.try_next().await.map_err(op("read stored digests"))? {
-                entries.push((id_hash(&id), digest, run));
-            }
-        });
-        Ok(KnownDigests::from_hashed(entries))
     }
 }
 
