@@ -326,10 +326,11 @@ mod tests {
             "detail" => ["{}", r#"{"v":2}"#, "{}"],
         )
         .unwrap();
+        // As read_open holds them: the digest of each canonical detail.
         let open = df!(
             "finding_id" => [1i64, 2, 3],
             "finding_key" => ["a", "b", "gone"],
-            "detail" => ["{}", r#"{"v":1}"#, "{}"],
+            "detail_digest" => [digest("{}"), digest(r#"{"v":1}"#), digest("{}")],
         )
         .unwrap();
         let diff = diff(&current, &open).unwrap();
