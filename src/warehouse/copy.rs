@@ -136,7 +136,8 @@ impl BinaryRows {
     fn field(&mut self, value: Option<&[u8]>) {
         match value {
             Some(bytes) => {
-                self.bytes.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                self.bytes
+                    .extend_from_slice(&(bytes.len() as i32).to_be_bytes());
                 self.bytes.extend_from_slice(bytes);
             }
             None => self.bytes.extend_from_slice(&(-1i32).to_be_bytes()),
