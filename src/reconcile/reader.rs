@@ -6,7 +6,7 @@
 //! Either way the rows go straight into column builders, so memory holds
 //! the finished columns and never a copy of the rows.
 
-use super::ReconcileError;
+use super::{canonical_json, ReconcileError};
 use crate::warehouse::Warehouse;
 use futures::TryStreamExt;
 use polars::prelude::*;
@@ -27,6 +27,9 @@ pub(crate) enum Field {
     /// Text only ever compared for equality (a keyed hash): kept as its
     /// 64-bit [`digest`], an eighth of the memory of a 64-character hash.
     Digest,
+    /// JSON only ever compared for equality: the [`digest`] of its
+    /// canonical form (Postgres `jsonb` spells it with other spacing and key order).
+    JsonDigest,
 }
 
 /// A 64-bit digest of a text for equality tests inside one process: SipHash
@@ -182,7 +185,9 @@ impl Columns {
 
     fn push_int(&mut self, index: usize, value: i64) {
         match &mut self.builders[index] {
-            Builder::Int(b) if matches!(self.fields[index].1, Field::Digest) => {
+            Builder::Int(b)
+                if matches!(self.fields[index].1, Field::Digest | Field::JsonDigest) =>
+            {
                 b.append_value(digest(&value.to_string()))
             }
             Builder::Int(b) => b.append_value(value),
@@ -194,7 +199,9 @@ impl Columns {
     /// A float where a whole number belongs (SQLite's `julianday` arithmetic) is rounded.
     fn push_real(&mut self, index: usize, value: f64) {
         match &mut self.builders[index] {
-            Builder::Int(b) if matches!(self.fields[index].1, Field::Digest) => {
+            Builder::Int(b)
+                if matches!(self.fields[index].1, Field::Digest | Field::JsonDigest) =>
+            {
                 b.append_value(digest(&value.to_string()))
             }
             Builder::Int(b) => b.append_value(value.round() as i64),
@@ -213,6 +220,10 @@ impl Columns {
             }
             (Field::Digest, Builder::Int(b)) => {
                 b.append_value(digest(text));
+                return Ok(());
+            }
+            (Field::JsonDigest, Builder::Int(b)) => {
+                b.append_value(digest(&canonical_json(text)));
                 return Ok(());
             }
             (Field::Flag, _) => match text {
@@ -414,6 +425,25 @@ mod tests {
         assert_eq!(hashes[0], hashes[3]);
         assert_ne!(hashes[0], hashes[1]);
         assert_eq!(hashes[2], None);
+    }
+
+    #[test]
+    fn a_json_digest_column_holds_jsonb_spelling_and_compact_form_as_equal_numbers() {
+        const DETAILS: &[(&str, Field)] = &[("detail", Field::JsonDigest)];
+        let mut columns = Columns::new(DETAILS);
+        let mut lines = CopyLines::default();
+        lines
+            .push(
+                b"{\"b\": 1, \"a\": \"x\"}\n{\"a\":\"x\",\"b\":1}\n{\"a\":\"y\",\"b\":1}\n",
+                &mut columns,
+            )
+            .unwrap();
+        lines.finish(&mut columns).unwrap();
+        let frame = columns.finish().unwrap();
+        let details = ints(&frame, "detail");
+        assert_eq!(details[0], Some(digest(r#"{"a":"x","b":1}"#)));
+        assert_eq!(details[0], details[1]);
+        assert_ne!(details[1], details[2]);
     }
 
     #[test]
