@@ -120,7 +120,7 @@ impl Frames {
         // Each table on its own connection and task: the database steps
         // through one while the rows of another are decoded. No more at once
         // than the pool holds, so no reader waits out the acquire timeout.
-        let tables: [(&'static str, &'static [(&'static str, Field)], Prepare); 7] = [
+        let tables: [Table; 7] = [
             (ACCOUNTS, ACCOUNT_FIELDS, prepare_accounts),
             (CONTRACTS, CONTRACT_FIELDS, prepare_contracts),
             (PACKETS, PACKET_FIELDS, prepare_packets),
@@ -180,6 +180,9 @@ impl Frames {
 
 /// What a table needs once read, before any rule sees it.
 type Prepare = fn(&mut DataFrame) -> Result<(), ReconcileError>;
+
+/// A table to read: its query, its columns, and its preparation.
+type Table = (&'static str, &'static [(&'static str, Field)], Prepare);
 
 fn as_read(_: &mut DataFrame) -> Result<(), ReconcileError> {
     Ok(())
