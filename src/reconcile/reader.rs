@@ -410,17 +410,19 @@ mod tests {
         assert_eq!(flags, [Some(1), Some(0), None]);
     }
 
+    /// The numbers of a one-column `COPY` body read as `field`.
+    fn one_column(field: &'static [(&'static str, Field)], body: &[u8]) -> Vec<Option<i64>> {
+        let mut columns = Columns::new(field);
+        let mut lines = CopyLines::default();
+        lines.push(body, &mut columns).unwrap();
+        lines.finish(&mut columns).unwrap();
+        ints(&columns.finish().unwrap(), field[0].0)
+    }
+
     #[test]
     fn a_digest_column_holds_equal_texts_as_equal_numbers_and_null_as_null() {
         const DIGESTS: &[(&str, Field)] = &[("hash", Field::Digest)];
-        let mut columns = Columns::new(DIGESTS);
-        let mut lines = CopyLines::default();
-        lines
-            .push(b"ab12\ncd34\n\\N\nab12\n", &mut columns)
-            .unwrap();
-        lines.finish(&mut columns).unwrap();
-        let frame = columns.finish().unwrap();
-        let hashes = ints(&frame, "hash");
+        let hashes = one_column(DIGESTS, b"ab12\ncd34\n\\N\nab12\n");
         assert_eq!(hashes[0], Some(digest("ab12")));
         assert_eq!(hashes[0], hashes[3]);
         assert_ne!(hashes[0], hashes[1]);
@@ -430,17 +432,10 @@ mod tests {
     #[test]
     fn a_json_digest_column_holds_jsonb_spelling_and_compact_form_as_equal_numbers() {
         const DETAILS: &[(&str, Field)] = &[("detail", Field::JsonDigest)];
-        let mut columns = Columns::new(DETAILS);
-        let mut lines = CopyLines::default();
-        lines
-            .push(
-                b"{\"b\": 1, \"a\": \"x\"}\n{\"a\":\"x\",\"b\":1}\n{\"a\":\"y\",\"b\":1}\n",
-                &mut columns,
-            )
-            .unwrap();
-        lines.finish(&mut columns).unwrap();
-        let frame = columns.finish().unwrap();
-        let details = ints(&frame, "detail");
+        let details = one_column(
+            DETAILS,
+            b"{\"b\": 1, \"a\": \"x\"}\n{\"a\":\"x\",\"b\":1}\n{\"a\":\"y\",\"b\":1}\n",
+        );
         assert_eq!(details[0], Some(digest(r#"{"a":"x","b":1}"#)));
         assert_eq!(details[0], details[1]);
         assert_ne!(details[1], details[2]);
