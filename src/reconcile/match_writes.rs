@@ -102,6 +102,15 @@ impl UpdateMatches for sqlx::PgConnection {
         };
         let copy = "COPY match_changes FROM STDIN (FORMAT csv)";
         copy_lines(self, copy, rows.len(), line, "stage match rules").await?;
+        // Temp tables are never auto-analysed, and a first reconcile's 1.75 M
+        // rows hash to far more than the default 4 MB `work_mem`: without
+        // these the join spills to disk in batches. Scoped to this transaction.
+        for (statement, what) in [
+            ("ANALYZE match_changes", "analyze match rules"),
+            ("SET LOCAL work_mem = '256MB'", "size the match rules' join"),
+        ] {
+            self.execute(statement).await.map_err(op(what))?;
+        }
         self.execute(
             "UPDATE provider_accounts AS a SET customer_id = m.customer_id, match_rule = m.match_rule \
             FROM match_changes AS m WHERE a.provider = m.provider AND a.external_id = m.external_id",
