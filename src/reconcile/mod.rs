@@ -190,8 +190,7 @@ pub async fn reconcile(
     compute_time += lap.elapsed();
 
     let lap = Instant::now();
-    let (mut stored, match_rules) = write(warehouse, &diff, &rule_changes, now, run_id).await?;
-    stored.match_rules = match_rules;
+    let stored = write(warehouse, &diff, &rule_changes, now, run_id).await?;
     Ok(ReconcileReport {
         run_id: run_id.unwrap_or_default(),
         counts,
@@ -203,26 +202,28 @@ pub async fn reconcile(
     })
 }
 
-/// Writes the findings and the match rules, each in its own transaction;
-/// returns what the findings write changed and how many match rules moved.
+/// Writes the findings and the match rules, each in its own transaction.
 async fn write(
     warehouse: &Warehouse,
     diff: &store::FindingsDiff,
     rule_changes: &DataFrame,
     now: DateTime<Utc>,
     run_id: Option<i64>,
-) -> Result<(StoreStats, u64), ReconcileError> {
+) -> Result<StoreStats, ReconcileError> {
     let findings = store::write(warehouse, diff, now, run_id);
     let rules = match_writes::record(warehouse, rule_changes);
     // Two tables, two connections: the server writes both at once, and a
     // first reconcile spends most of its time in these two statements.
     // SQLite has one writer, and a one-connection pool one connection: side
     // by side they would only wait on each other.
-    if warehouse.backend() == Backend::Postgres && warehouse.pool_size() >= 2 {
-        tokio::try_join!(findings, rules)
-    } else {
-        Ok((findings.await?, rules.await?))
-    }
+    let (mut stored, match_rules) =
+        if warehouse.backend() == Backend::Postgres && warehouse.pool_size() >= 2 {
+            tokio::try_join!(findings, rules)?
+        } else {
+            (findings.await?, rules.await?)
+        };
+    stored.match_rules = match_rules;
+    Ok(stored)
 }
 
 /// Every rule over the frames, as one findings frame (one row per key).
