@@ -6,6 +6,10 @@
 use super::{Frames, ReconcileError};
 use polars::prelude::*;
 use std::borrow::Cow;
+use std::hash::Hash;
+
+/// No customer holds this account's key (a customer id is never negative).
+const NONE: i64 = i64::MIN;
 
 /// The accounts frame plus `customer` (the matched customer) and `rule`
 /// (`identity`, `email`, `phone`, or `new` when nothing matched and the
@@ -13,53 +17,56 @@ use std::borrow::Cow;
 ///
 /// Lookups go through hash maps over the customers' keys rather than three
 /// joins: a join would copy every account column three times, the largest
-/// transient of a reconcile; this adds two columns and copies nothing. One
-/// rule's map at a time, each pass filling what the earlier left open.
+/// transient of a reconcile; this adds two columns and copies nothing. The
+/// three rules' lookups are independent, so each runs on a thread of its
+/// own and the first rule that found a customer wins afterwards.
 pub fn match_accounts(frames: &Frames) -> Result<DataFrame, ReconcileError> {
     let (accounts, customers) = (&frames.accounts, &frames.customers);
-    let height = accounts.height();
-    let mut rules: Vec<&'static str> = vec!["new"; height];
-    let mut matched: Vec<Option<i64>> = vec![None; height];
     let ids = int(customers, "customer_id")?;
-    let identities = first_customer(int(customers, "identity_hash")?.iter(), ids);
-    fill(
-        &mut rules,
-        &mut matched,
-        "identity",
-        int(accounts, "identity_hash")?.iter(),
-        |key| identities.get(&key).copied(),
+    let (identity_keys, identity_found) = (
+        int(customers, "identity_hash")?,
+        int(accounts, "identity_hash")?,
     );
-    drop(identities);
-    let emails = text(customers, "email")?.iter().map(|k| k.map(lower));
-    let emails = first_customer(emails, ids);
-    fill(
-        &mut rules,
-        &mut matched,
-        "email",
-        text(accounts, "email_norm")?.iter(),
-        |key| emails.get(key).copied(),
+    let (email_keys, email_found) = (text(customers, "email")?, text(accounts, "email_norm")?);
+    let (phone_keys, phone_found) = (
+        text(customers, "phone_e164")?,
+        text(accounts, "phone_e164")?,
     );
-    drop(emails);
-    let phones = text(customers, "phone_e164")?.iter();
-    let phones = first_customer(phones, ids);
-    fill(
-        &mut rules,
-        &mut matched,
-        "phone",
-        text(accounts, "phone_e164")?.iter(),
-        |key| phones.get(key).copied(),
-    );
-    drop(phones);
-    // Nothing matched: the account keeps the customer it was written with.
-    for ((rule, customer), written) in rules
-        .iter()
-        .zip(matched.iter_mut())
-        .zip(int(accounts, "customer_id")?.iter())
-    {
-        if *rule == "new" {
-            *customer = written;
-        }
+    let (by_identity, by_email, by_phone) = std::thread::scope(|scope| {
+        let by_email = scope.spawn(|| {
+            let keys = email_keys.iter().map(|key| key.map(lower));
+            look_up(
+                keys,
+                ids,
+                email_found.iter().map(|key| key.map(Cow::Borrowed)),
+            )
+        });
+        let by_phone = scope.spawn(|| look_up(phone_keys.iter(), ids, phone_found.iter()));
+        let by_identity = look_up(identity_keys.iter(), ids, identity_found.iter());
+        let joined = |handle: std::thread::ScopedJoinHandle<'_, Vec<i64>>| {
+            handle
+                .join()
+                .map_err(|_| ReconcileError::Task("a matching thread panicked".into()))
+        };
+        Ok::<_, ReconcileError>((by_identity, joined(by_email)?, joined(by_phone)?))
+    })?;
+    let written = int(accounts, "customer_id")?;
+    let mut rules: Vec<&'static str> = Vec::with_capacity(accounts.height());
+    let mut matched: Vec<Option<i64>> = Vec::with_capacity(accounts.height());
+    for (row, written) in written.iter().enumerate() {
+        let (rule, customer) = [
+            ("identity", by_identity[row]),
+            ("email", by_email[row]),
+            ("phone", by_phone[row]),
+        ]
+        .into_iter()
+        .find(|(_, customer)| *customer != NONE)
+        // Nothing matched: the account keeps the customer it was written with.
+        .map_or(("new", written), |(rule, customer)| (rule, Some(customer)));
+        rules.push(rule);
+        matched.push(customer);
     }
+    drop((by_identity, by_email, by_phone));
     let mut out = accounts.clone();
     out.with_column(Column::new("rule".into(), rules))
         .and_then(|frame| frame.with_column(Column::new("customer".into(), matched)))
@@ -67,23 +74,16 @@ pub fn match_accounts(frames: &Frames) -> Result<DataFrame, ReconcileError> {
     Ok(out)
 }
 
-/// Gives each account still without a rule the customer `find` has for its key.
-fn fill<K>(
-    rules: &mut [&'static str],
-    matched: &mut [Option<i64>],
-    rule: &'static str,
-    keys: impl Iterator<Item = Option<K>>,
-    find: impl Fn(K) -> Option<i64>,
-) {
-    for ((slot, customer), key) in rules.iter_mut().zip(matched.iter_mut()).zip(keys) {
-        if *slot != "new" {
-            continue;
-        }
-        if let Some(id) = key.and_then(&find) {
-            *slot = rule;
-            *customer = Some(id);
-        }
-    }
+/// Per account key, the lowest customer holding it, or [`NONE`].
+fn look_up<K: Hash + Eq>(
+    customer_keys: impl Iterator<Item = Option<K>>,
+    ids: &Int64Chunked,
+    account_keys: impl Iterator<Item = Option<K>>,
+) -> Vec<i64> {
+    let first = first_customer(customer_keys, ids);
+    account_keys
+        .map(|key| key.and_then(|key| first.get(&key).copied()).unwrap_or(NONE))
+        .collect()
 }
 
 /// A text column of `frame`, typed.
