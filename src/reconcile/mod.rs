@@ -7,7 +7,9 @@
 //! inserted, still-present ones refreshed, vanished ones resolved.
 
 mod accounts;
+mod columns;
 mod contracts;
+mod copy_binary;
 mod detail;
 pub mod frames;
 mod identity;

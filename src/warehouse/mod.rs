@@ -190,22 +190,6 @@ impl Warehouse {
         dual!(self, Warehouse, pool => pool.close().await)
     }
 
-    /// `sql` with every `{ms}expr{/ms}` turned into that instant as epoch
-    /// milliseconds (a BIGINT) in this backend's dialect: frames read plain
-    /// integers instead of parsing a timestamp per value. Postgres goes
-    /// through `date_part` (float8): `EXTRACT` returns numeric since PG 14,
-    /// and its arithmetic doubled the cost of a COPY of four instants a row.
-    pub fn with_epoch_ms(&self, sql: &str) -> String {
-        let (open, close) = match self.backend() {
-            Backend::Sqlite => (
-                "CAST(ROUND((julianday(",
-                ") - 2440587.5) * 86400000.0) AS INTEGER)",
-            ),
-            Backend::Postgres => ("CAST(date_part('epoch', ", ") * 1000 AS BIGINT)"),
-        };
-        sql.replace("{ms}", open).replace("{/ms}", close)
-    }
-
     /// Connections the pool may hold open at once.
     pub fn pool_size(&self) -> u32 {
         match self {
