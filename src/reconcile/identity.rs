@@ -20,44 +20,118 @@ const PARTNERS: [&str; 4] = ["elkassa", "mcp", "middleware", "qm"];
 /// One finding per (customer, field) whose values differ between partners,
 /// keyed by the customer's first account (by partner, then id).
 pub(super) fn findings(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
-    let live = matched.clone().lazy().filter(
-        col("removed_ms")
-            .is_null()
-            .and(col("customer").is_not_null()),
-    );
-    // One field at a time: the sorted long frame of all four would be the
-    // largest thing reconcile ever holds.
     let mut all = super::detail::empty_findings();
     for (aspect, compared, shown) in FIELDS {
-        let rows = live.clone().filter(col(compared).is_not_null()).select([
-            col("customer"),
-            col("provider"),
-            col("external_id"),
-            lit(aspect).alias("aspect"),
-            col(compared).alias("value"),
-            col(shown).cast(DataType::String).alias("shown"),
-        ]);
-        let part = differing(rows)?;
+        let rows = differing_rows(matched, compared)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let rows = IdxCa::from_vec("rows".into(), rows);
+        let rows = matched
+            .select(["customer", "provider", "external_id", shown])
+            .map_err(ReconcileError::frame)?
+            .take(&rows)
+            .map_err(ReconcileError::frame)?
+            .lazy()
+            .select([
+                col("customer"),
+                col("provider"),
+                col("external_id"),
+                lit(aspect).alias("aspect"),
+                col(shown).cast(DataType::String).alias("shown"),
+            ]);
+        let part = detail_of(rows)?;
         all.vstack_mut(&part).map_err(ReconcileError::frame)?;
     }
     Ok(all)
 }
 
-/// The customers whose rows of one field hold more than one value, from more than one partner.
-fn differing(rows: LazyFrame) -> Result<DataFrame, ReconcileError> {
-    // First which customers differ, by hashing alone; only their rows are
-    // then sorted for the detail (a sort of every row would copy them all).
-    let differing = rows
-        .clone()
-        .group_by([col("customer")])
-        .agg([
-            col("value").n_unique().alias("values"),
-            col("provider").n_unique().alias("partners"),
-        ])
-        .filter(col("values").gt(lit(1)).and(col("partners").gt(lit(1))))
-        .select([col("customer")])
-        .collect()
-        .map_err(ReconcileError::frame)?;
+/// The rows (live accounts with a value) of the live customers whose
+/// accounts hold more than one value of `compared`, from more than one partner.
+///
+/// One pass and a map per customer of the first value and partner seen:
+/// "more than one" needs no count, and a group-by counting distinct texts
+/// per customer cost several times as much. Only the few differing
+/// customers' rows are then copied and sorted for the detail.
+fn differing_rows(matched: &DataFrame, compared: &str) -> Result<Vec<IdxSize>, ReconcileError> {
+    let column = |name: &str| matched.column(name).map_err(ReconcileError::frame);
+    let customers = column("customer")?.i64().map_err(ReconcileError::frame)?;
+    let removed = column("removed_ms")?.i64().map_err(ReconcileError::frame)?;
+    let providers = column("provider")?.str().map_err(ReconcileError::frame)?;
+    let values = column(compared)?;
+    let has_value = values.is_not_null();
+    // A live customer per row, None where the row takes no part.
+    let live = || {
+        customers
+            .iter()
+            .zip(removed.iter())
+            .zip(has_value.iter())
+            .map(|((customer, removed), has)| {
+                customer.filter(|_| removed.is_none() && has == Some(true))
+            })
+    };
+    let differing = match values.dtype() {
+        DataType::Int64 => {
+            let values = values.i64().map_err(ReconcileError::frame)?;
+            differing(live(), providers.iter(), values.iter())
+        }
+        _ => {
+            let values = values.str().map_err(ReconcileError::frame)?;
+            differing(live(), providers.iter(), values.iter())
+        }
+    };
+    if differing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = live()
+        .enumerate()
+        .filter(|(_, customer)| customer.is_some_and(|c| differing.binary_search(&c).is_ok()))
+        .map(|(row, _)| row as IdxSize)
+        .collect();
+    Ok(rows)
+}
+
+/// Customers (None: not live) with more than one value from more than one partner.
+fn differing<'a, V: PartialEq>(
+    customers: impl Iterator<Item = Option<i64>>,
+    providers: impl Iterator<Item = Option<&'a str>>,
+    values: impl Iterator<Item = Option<V>>,
+) -> Vec<i64> {
+    /// The first value and partner of a customer, and whether another followed.
+    struct Seen<'a, V> {
+        value: V,
+        provider: Option<&'a str>,
+        values_differ: bool,
+        partners_differ: bool,
+    }
+    let mut seen: PlHashMap<i64, Seen<'a, V>> = PlHashMap::new();
+    for ((customer, provider), value) in customers.zip(providers).zip(values) {
+        let (Some(customer), Some(value)) = (customer, value) else {
+            continue;
+        };
+        seen.entry(customer)
+            .and_modify(|first| {
+                first.values_differ |= first.value != value;
+                first.partners_differ |= first.provider != provider;
+            })
+            .or_insert(Seen {
+                value,
+                provider,
+                values_differ: false,
+                partners_differ: false,
+            });
+    }
+    let mut differing: Vec<i64> = seen
+        .into_iter()
+        .filter(|(_, first)| first.values_differ && first.partners_differ)
+        .map(|(customer, _)| customer)
+        .collect();
+    differing.sort_unstable();
+    differing
+}
+
+/// One finding per customer of `rows`, its partners' values side by side.
+fn detail_of(rows: LazyFrame) -> Result<DataFrame, ReconcileError> {
     let mut aggregates = vec![
         col("provider").first().alias("provider"),
         col("external_id").first().alias("external_id"),
@@ -72,12 +146,6 @@ fn differing(rows: LazyFrame) -> Result<DataFrame, ReconcileError> {
         );
     }
     let rows = rows
-        .join(
-            differing.lazy(),
-            [col("customer")],
-            [col("customer")],
-            JoinArgs::new(JoinType::Semi),
-        )
         .sort(
             ["customer", "provider", "external_id"],
             SortMultipleOptions::default(),
@@ -94,4 +162,46 @@ fn differing(rows: LazyFrame) -> Result<DataFrame, ReconcileError> {
         ("qm", "qm", Shown::Text),
     ];
     to_findings(Kind::FieldMismatch, rows, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_customer_differs_only_with_two_values_from_two_partners() {
+        let customers = [1, 1, 2, 2, 3, 3, 3, 4, 4].map(Some);
+        let providers = ["a", "b", "a", "a", "a", "b", "b", "a", "b"].map(Some);
+        let values = [
+            Some("x"),
+            Some("y"),
+            Some("x"),
+            Some("y"),
+            Some("x"),
+            Some("x"),
+            Some("z"),
+            Some("x"),
+            None,
+        ];
+        let differing = differing(
+            customers.into_iter(),
+            providers.into_iter(),
+            values.into_iter(),
+        );
+        // 2: two values from one partner; 4: the other partner holds none.
+        assert_eq!(differing, [1, 3]);
+    }
+
+    #[test]
+    fn accounts_of_no_live_customer_are_left_out() {
+        let customers = [Some(1), None, Some(2), Some(2)];
+        let providers = ["a", "b", "a", "b"].map(Some);
+        let values = [1, 2, 5, 6].map(Some);
+        let differing = differing(
+            customers.into_iter(),
+            providers.into_iter(),
+            values.into_iter(),
+        );
+        assert_eq!(differing, [2]);
+    }
 }
