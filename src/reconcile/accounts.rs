@@ -45,26 +45,22 @@ fn collect(frame: LazyFrame) -> Result<DataFrame, ReconcileError> {
 /// One customer holding several accounts at one partner: one finding per
 /// (partner, customer), keyed by the lowest account id.
 fn duplicates(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
-    let accounts = live(matched, &["email_norm"]).filter(col("customer_id").is_not_null());
-    // Counting first needs two columns; only the few holders of several
-    // accounts then carry their ids and emails through the aggregation.
-    let holders = accounts
-        .clone()
-        .group_by([col("provider"), col("customer_id")])
-        .agg([len().alias("accounts")])
-        .filter(col("accounts").gt(lit(1)))
-        .select([col("provider"), col("customer_id")]);
-    let keys = [col("provider"), col("customer_id")];
-    let groups = accounts
-        .join(holders, keys.clone(), keys, JoinArgs::new(JoinType::Semi))
+    // Only the few holders' rows are copied and aggregated for the detail.
+    let rows = IdxCa::from_vec("rows".into(), duplicate_rows(matched)?);
+    let holders = matched
+        .select(["provider", "external_id", "customer", "email_norm"])
+        .and_then(|columns| columns.take(&rows))
+        .map_err(ReconcileError::frame)?;
+    let groups = holders
+        .lazy()
+        .rename(["customer"], ["customer_id"], true)
         .group_by([col("provider"), col("customer_id")])
         .agg([
             len().alias("accounts"),
             col("external_id").min().alias("external_id"),
             col("external_id").max().alias("other_account"),
             col("email_norm").min().alias("email"),
-        ])
-        .filter(col("accounts").gt(lit(1)));
+        ]);
     let fields: &[DetailField] = &[
         ("accounts", "accounts", Shown::Int),
         ("first_account", "external_id", Shown::Text),
@@ -76,6 +72,61 @@ fn duplicates(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
         collect(with_aspect(groups, None))?,
         fields,
     )
+}
+
+/// The rows of live accounts whose customer holds another live account at
+/// the same partner.
+///
+/// (partner, customer) pairs are sorted as 16-byte keys and neighbours
+/// compared: a group-by over every live account hashed two columns and held
+/// its table at the peak of a reconcile, where this holds the keys only.
+fn duplicate_rows(matched: &DataFrame) -> Result<Vec<IdxSize>, ReconcileError> {
+    let column = |name: &str| matched.column(name).map_err(ReconcileError::frame);
+    let customers = column("customer")?.i64().map_err(ReconcileError::frame)?;
+    let removed = column("removed_ms")?.i64().map_err(ReconcileError::frame)?;
+    let providers = column("provider")?.str().map_err(ReconcileError::frame)?;
+    // Partners become small numbers, in the order first seen (a handful).
+    let mut partners: Vec<&str> = Vec::new();
+    let keys: Vec<Option<(u32, i64)>> = customers
+        .iter()
+        .zip(removed.iter())
+        .zip(providers.iter())
+        .map(
+            |((customer, removed), provider)| match (customer, removed, provider) {
+                (Some(customer), None, Some(provider)) => {
+                    Some((partner_index(&mut partners, provider), customer))
+                }
+                _ => None,
+            },
+        )
+        .collect();
+    let mut sorted: Vec<(u32, i64)> = keys.iter().flatten().copied().collect();
+    sorted.sort_unstable();
+    let mut holders: Vec<(u32, i64)> = sorted
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    drop(sorted);
+    holders.dedup();
+    Ok(keys
+        .iter()
+        .enumerate()
+        .filter(|(_, key)| key.is_some_and(|key| holders.binary_search(&key).is_ok()))
+        .map(|(row, _)| row as IdxSize)
+        .collect())
+}
+
+/// `provider`'s number in `partners`, added when new.
+fn partner_index<'a>(partners: &mut Vec<&'a str>, provider: &'a str) -> u32 {
+    let index = match partners.iter().position(|known| *known == provider) {
+        Some(index) => index,
+        None => {
+            partners.push(provider);
+            partners.len() - 1
+        }
+    };
+    index as u32
 }
 
 /// The latest listing time per partner: a partner never listed is not judged.
@@ -192,4 +243,22 @@ fn removed(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
         collect(with_aspect(rows, None))?,
         fields,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_live_accounts_sharing_a_customer_at_one_partner() {
+        let matched = df!(
+            "provider" => ["elkassa", "elkassa", "mcp", "elkassa", "elkassa", "mcp", "mcp"],
+            "customer" => [Some(1i64), Some(2), Some(1), Some(1), Some(2), None, None],
+            "removed_ms" => [None, None, None, None, Some(5i64), None, None],
+        )
+        .unwrap();
+        // Row 2 is the same customer at another partner, row 4 is removed,
+        // rows 5 and 6 have no customer: only rows 0 and 3 hold duplicates.
+        assert_eq!(duplicate_rows(&matched).unwrap(), [0, 3]);
+    }
 }
