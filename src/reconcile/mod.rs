@@ -17,6 +17,7 @@ pub mod match_writes;
 pub mod matching;
 mod onboarding;
 mod reader;
+mod refresh;
 pub mod store;
 
 pub use detail::{canonical_json, finding_key, instant, FINDING_COLUMNS};
@@ -163,6 +164,14 @@ pub async fn reconcile(
     let mut rows_read = frames.rows();
     let mut read_time = started.elapsed();
 
+    // On Postgres the open findings' refresh runs beside the rules, in a
+    // transaction the write commits (see [`refresh`]); after the reads, so
+    // that it leaves the server's cores to them.
+    let early = {
+        let warehouse = warehouse.clone();
+        tokio::spawn(async move { refresh::begin(&warehouse, now).await })
+    };
+
     // The open findings stream in beside the rules (they are held as
     // digests, so overlapping costs little memory).
     let open = {
@@ -192,7 +201,10 @@ pub async fn reconcile(
     compute_time += lap.elapsed();
 
     let lap = Instant::now();
-    let stored = write(warehouse, &diff, &rule_changes, now, run_id).await?;
+    let early = early
+        .await
+        .map_err(|e| ReconcileError::Task(e.to_string()))??;
+    let stored = write(warehouse, &diff, &rule_changes, now, run_id, early).await?;
     Ok(ReconcileReport {
         run_id: run_id.unwrap_or_default(),
         counts,
@@ -211,8 +223,9 @@ async fn write(
     rule_changes: &DataFrame,
     now: DateTime<Utc>,
     run_id: Option<i64>,
+    early: Option<refresh::EarlyRefresh>,
 ) -> Result<StoreStats, ReconcileError> {
-    let findings = store::write(warehouse, diff, now, run_id);
+    let findings = store::write(warehouse, diff, now, run_id, early);
     let rules = match_writes::record(warehouse, rule_changes);
     // Two tables, two connections: the server writes both at once, and a
     // first reconcile spends most of its time in these two statements.

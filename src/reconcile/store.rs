@@ -7,6 +7,7 @@
 //! history of each episode is kept and `first_seen_at` stays truthful.
 
 use super::frames::{digest, read_frame, Field};
+use super::refresh::EarlyRefresh;
 use super::ReconcileError;
 use crate::warehouse::copy::{copy_lines, csv_instant, csv_int, csv_text};
 use crate::warehouse::{dual, op, Backend, Warehouse, WarehouseError};
@@ -173,18 +174,19 @@ fn new_rows(new: &DataFrame) -> Result<Vec<NewRow<'_>>, ReconcileError> {
         .collect())
 }
 
-/// Writes a diff in one transaction and refreshes `last_seen_at` of the rest.
+/// Writes a diff in one transaction and refreshes `last_seen_at` of the rest;
+/// with an [`EarlyRefresh`] the refresh is done and the write commits in it.
 pub async fn write(
     warehouse: &Warehouse,
     diff: &FindingsDiff,
     now: DateTime<Utc>,
     run_id: Option<i64>,
+    early: Option<EarlyRefresh>,
 ) -> Result<StoreStats, ReconcileError> {
+    if let Some(early) = early {
+        return write_after_refresh(early, diff, now, run_id).await;
+    }
     let rows = new_rows(&diff.new)?;
-    let json = match warehouse.backend() {
-        Backend::Postgres => " AS jsonb)",
-        Backend::Sqlite => " AS TEXT)",
-    };
     let mut stats = StoreStats::default();
     dual!(warehouse, Warehouse, pool => {
         let mut tx = pool.begin().await.map_err(op("begin findings"))?;
@@ -198,6 +200,7 @@ pub async fn write(
             update.push(")");
             stats.resolved += update.build().execute(&mut *tx).await.map_err(op("resolve findings"))?.rows_affected();
         }
+        let json = json_cast(warehouse.backend());
         for (id, detail) in &diff.changed {
             let sql = format!("UPDATE findings SET detail = CAST($1{json} WHERE finding_id = $2");
             sqlx::query(&sql).bind(detail).bind(*id).execute(&mut *tx).await.map_err(op("update finding detail"))?;
@@ -209,6 +212,48 @@ pub async fn write(
         tx.commit().await.map_err(op("commit findings"))?;
     });
     Ok(stats)
+}
+
+/// The rest of a write on Postgres once `early` has refreshed every open
+/// finding: resolve, update details, insert, commit.
+async fn write_after_refresh(
+    mut early: EarlyRefresh,
+    diff: &FindingsDiff,
+    now: DateTime<Utc>,
+    run_id: Option<i64>,
+) -> Result<StoreStats, ReconcileError> {
+    let rows = new_rows(&diff.new)?;
+    let resolved = early.resolve(&diff.gone, now).await?;
+    let mut tx = early.tx;
+    let sql = format!(
+        "UPDATE findings SET detail = CAST($1{} WHERE finding_id = $2",
+        json_cast(Backend::Postgres)
+    );
+    for (id, detail) in &diff.changed {
+        sqlx::query(&sql)
+            .bind(detail)
+            .bind(*id)
+            .execute(&mut *tx)
+            .await
+            .map_err(op("update finding detail"))?;
+    }
+    let inserted = tx.insert_findings(&rows, now, run_id).await?;
+    tx.commit().await.map_err(op("commit findings"))?;
+    Ok(StoreStats {
+        inserted,
+        resolved,
+        refreshed: early.refreshed,
+        detail_updated: diff.changed.len() as u64,
+        match_rules: 0,
+    })
+}
+
+/// How a detail text becomes the backend's JSON column type.
+fn json_cast(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " AS jsonb)",
+        Backend::Sqlite => " AS TEXT)",
+    }
 }
 
 /// A connection that can insert new findings in bulk.

@@ -211,20 +211,29 @@ async fn fixed_cause_resolves(db: &TestWarehouse) {
         Warehouse::Postgres(pool) => sqlx::query(&fix).execute(pool).await.map(|_| ()),
     }
     .unwrap();
+    let before = rows(&db.warehouse, true).await;
     let report = reconcile(&db.warehouse).await;
     assert_eq!(report.stored.resolved, 2, "{report:?}");
     assert_eq!(report.stored.inserted, 0, "{report:?}");
-    assert_eq!(
-        rows(&db.warehouse, false).await.len(),
-        total,
-        "resolved, not deleted"
-    );
+    assert_eq!(report.stored.refreshed as usize, total - 2, "{report:?}");
+    let after = rows(&db.warehouse, true).await;
+    assert_eq!(after.len(), total, "resolved, not deleted");
+    let last_seen = |rows: &[Vec<Option<String>>], key: &str| {
+        let row = rows.iter().find(|row| row[1].as_deref() == Some(key));
+        row.and_then(|row| row.last().cloned()).flatten()
+    };
     for key in [
         format!("expired_but_active:elkassa:{lapsed}"),
         format!("field_mismatch:elkassa:{}:email", crafted::plain(1)),
     ] {
         let resolved = scalar(&db.warehouse, &format!("SELECT COUNT(*) FROM findings WHERE finding_key = '{key}' AND resolved_at IS NOT NULL")).await;
         assert_eq!(resolved, 1, "{key}");
+        assert!(last_seen(&before, &key).is_some(), "{key}");
+        assert_eq!(
+            last_seen(&before, &key),
+            last_seen(&after, &key),
+            "a resolved finding keeps when it was last seen: {key}"
+        );
     }
     let mut still = expected();
     *still.get_mut("expired_but_active").unwrap() -= 1;
