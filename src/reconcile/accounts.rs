@@ -3,6 +3,7 @@
 
 use super::contracts::with_aspect;
 use super::detail::{to_findings, DetailField, Shown};
+use super::matching::{live_customers, rows_among, text};
 use super::{Frames, Kind, ReconcileError};
 use polars::prelude::*;
 
@@ -46,7 +47,7 @@ fn collect(frame: LazyFrame) -> Result<DataFrame, ReconcileError> {
 /// (partner, customer), keyed by the lowest account id.
 fn duplicates(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
     // Only the few holders' rows are copied and aggregated for the detail.
-    let rows = IdxCa::from_vec("rows".into(), duplicate_rows(matched)?);
+    let rows = duplicate_rows(matched)?;
     let holders = matched
         .select(["provider", "external_id", "customer", "email_norm"])
         .and_then(|columns| columns.take(&rows))
@@ -80,25 +81,18 @@ fn duplicates(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
 /// (partner, customer) pairs are sorted as 16-byte keys and neighbours
 /// compared: a group-by over every live account hashed two columns and held
 /// its table at the peak of a reconcile, where this holds the keys only.
-fn duplicate_rows(matched: &DataFrame) -> Result<Vec<IdxSize>, ReconcileError> {
-    let column = |name: &str| matched.column(name).map_err(ReconcileError::frame);
-    let customers = column("customer")?.i64().map_err(ReconcileError::frame)?;
-    let removed = column("removed_ms")?.i64().map_err(ReconcileError::frame)?;
-    let providers = column("provider")?.str().map_err(ReconcileError::frame)?;
+fn duplicate_rows(matched: &DataFrame) -> Result<IdxCa, ReconcileError> {
+    let customers = live_customers(matched)?;
+    let providers = text(matched, "provider")?;
     // Partners become small numbers, in the order first seen (a handful).
     let mut partners: Vec<&str> = Vec::new();
     let keys: Vec<Option<(u32, i64)>> = customers
         .iter()
-        .zip(removed.iter())
         .zip(providers.iter())
-        .map(
-            |((customer, removed), provider)| match (customer, removed, provider) {
-                (Some(customer), None, Some(provider)) => {
-                    Some((partner_index(&mut partners, provider), customer))
-                }
-                _ => None,
-            },
-        )
+        .map(|(customer, provider)| {
+            let partner = partner_index(&mut partners, provider?);
+            Some((partner, (*customer)?))
+        })
         .collect();
     let mut sorted: Vec<(u32, i64)> = keys.iter().flatten().copied().collect();
     sorted.sort_unstable();
@@ -109,12 +103,7 @@ fn duplicate_rows(matched: &DataFrame) -> Result<Vec<IdxSize>, ReconcileError> {
         .collect();
     drop(sorted);
     holders.dedup();
-    Ok(keys
-        .iter()
-        .enumerate()
-        .filter(|(_, key)| key.is_some_and(|key| holders.binary_search(&key).is_ok()))
-        .map(|(row, _)| row as IdxSize)
-        .collect())
+    Ok(rows_among(keys.into_iter(), &holders))
 }
 
 /// `provider`'s number in `partners`, added when new.
@@ -259,6 +248,10 @@ mod tests {
         .unwrap();
         // Row 2 is the same customer at another partner, row 4 is removed,
         // rows 5 and 6 have no customer: only rows 0 and 3 hold duplicates.
-        assert_eq!(duplicate_rows(&matched).unwrap(), [0, 3]);
+        let rows: Vec<IdxSize> = duplicate_rows(&matched)
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(rows, [0, 3]);
     }
 }

@@ -3,6 +3,7 @@
 //! diacritics); national IDs by their keyed hash, shown only as last four.
 
 use super::detail::{to_findings, DetailField, Shown};
+use super::matching::{live_customers, rows_among, text};
 use super::{Kind, ReconcileError};
 use polars::prelude::*;
 
@@ -21,12 +22,12 @@ const PARTNERS: [&str; 4] = ["elkassa", "mcp", "middleware", "qm"];
 /// keyed by the customer's first account (by partner, then id).
 pub(super) fn findings(matched: &DataFrame) -> Result<DataFrame, ReconcileError> {
     let mut all = super::detail::empty_findings();
+    let customers = live_customers(matched)?;
     for (aspect, compared, shown) in FIELDS {
-        let rows = differing_rows(matched, compared)?;
+        let rows = differing_rows(matched, &customers, compared)?;
         if rows.is_empty() {
             continue;
         }
-        let rows = IdxCa::from_vec("rows".into(), rows);
         let rows = matched
             .select(["customer", "provider", "external_id", shown])
             .map_err(ReconcileError::frame)?
@@ -47,48 +48,42 @@ pub(super) fn findings(matched: &DataFrame) -> Result<DataFrame, ReconcileError>
 }
 
 /// The rows (live accounts with a value) of the live customers whose
-/// accounts hold more than one value of `compared`, from more than one partner.
+/// accounts hold more than one value of `compared`, from more than one
+/// partner; `customers` is [`live_customers`] of `matched`.
 ///
 /// One pass and a map per customer of the first value and partner seen:
 /// "more than one" needs no count, and a group-by counting distinct texts
 /// per customer cost several times as much. Only the few differing
 /// customers' rows are then copied and sorted for the detail.
-fn differing_rows(matched: &DataFrame, compared: &str) -> Result<Vec<IdxSize>, ReconcileError> {
-    let column = |name: &str| matched.column(name).map_err(ReconcileError::frame);
-    let customers = column("customer")?.i64().map_err(ReconcileError::frame)?;
-    let removed = column("removed_ms")?.i64().map_err(ReconcileError::frame)?;
-    let providers = column("provider")?.str().map_err(ReconcileError::frame)?;
-    let values = column(compared)?;
+fn differing_rows(
+    matched: &DataFrame,
+    customers: &[Option<i64>],
+    compared: &str,
+) -> Result<IdxCa, ReconcileError> {
+    let providers = text(matched, "provider")?;
+    let values = matched.column(compared).map_err(ReconcileError::frame)?;
     let has_value = values.is_not_null();
     // A live customer per row, None where the row takes no part.
-    let live = || {
+    let judged = || {
         customers
             .iter()
-            .zip(removed.iter())
             .zip(has_value.iter())
-            .map(|((customer, removed), has)| {
-                customer.filter(|_| removed.is_none() && has == Some(true))
-            })
+            .map(|(customer, has)| customer.filter(|_| has == Some(true)))
     };
     let differing = match values.dtype() {
         DataType::Int64 => {
             let values = values.i64().map_err(ReconcileError::frame)?;
-            differing(live(), providers.iter(), values.iter())
+            differing(judged(), providers.iter(), values.iter())
         }
         _ => {
             let values = values.str().map_err(ReconcileError::frame)?;
-            differing(live(), providers.iter(), values.iter())
+            differing(judged(), providers.iter(), values.iter())
         }
     };
     if differing.is_empty() {
-        return Ok(Vec::new());
+        return Ok(IdxCa::from_vec("rows".into(), Vec::new()));
     }
-    let rows = live()
-        .enumerate()
-        .filter(|(_, customer)| customer.is_some_and(|c| differing.binary_search(&c).is_ok()))
-        .map(|(row, _)| row as IdxSize)
-        .collect();
-    Ok(rows)
+    Ok(rows_among(judged(), &differing))
 }
 
 /// Customers (None: not live) with more than one value from more than one partner.

@@ -87,6 +87,31 @@ fn look_up<K: Hash + Eq>(
         .collect()
 }
 
+/// Per account row, its matched customer while the account is listed
+/// (`removed_ms` unset), else None: the accounts the per-customer rules judge.
+pub(super) fn live_customers(matched: &DataFrame) -> Result<Vec<Option<i64>>, ReconcileError> {
+    let (customers, removed) = (int(matched, "customer")?, int(matched, "removed_ms")?);
+    Ok(customers
+        .iter()
+        .zip(removed.iter())
+        .map(|(customer, removed)| customer.filter(|_| removed.is_none()))
+        .collect())
+}
+
+/// Row indexes of the rows whose key is among `sorted` (ascending), to
+/// `take` those rows alone.
+pub(super) fn rows_among<K: Ord>(keys: impl Iterator<Item = Option<K>>, sorted: &[K]) -> IdxCa {
+    let rows = keys
+        .enumerate()
+        .filter(|(_, key)| {
+            key.as_ref()
+                .is_some_and(|key| sorted.binary_search(key).is_ok())
+        })
+        .map(|(row, _)| row as IdxSize)
+        .collect();
+    IdxCa::from_vec("rows".into(), rows)
+}
+
 /// A text column of `frame`, typed.
 pub(super) fn text<'a>(
     frame: &'a DataFrame,
