@@ -255,6 +255,7 @@ fn millis(micros: i64) -> i64 {
 mod tests {
     use super::*;
     use crate::reconcile::reader::digest;
+    use crate::reconcile::reader::tests::ints;
     use polars::prelude::DataFrame;
 
     const FIELDS: &[(&str, Field)] = &[
@@ -326,10 +327,6 @@ mod tests {
         }
         reader.finish(&columns)?;
         Ok(columns.finish().expect("columns of one length"))
-    }
-
-    fn ints(frame: &DataFrame, name: &str) -> Vec<Option<i64>> {
-        frame.column(name).unwrap().i64().unwrap().iter().collect()
     }
 
     #[test]

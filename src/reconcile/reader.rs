@@ -213,7 +213,7 @@ async fn read_postgres(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     const FIELDS: &[(&str, Field)] = &[
@@ -227,7 +227,9 @@ mod tests {
         column.iter().map(|v| v.map(str::to_owned)).collect()
     }
 
-    fn ints(frame: &DataFrame, name: &str) -> Vec<Option<i64>> {
+    /// The values of an integer column, for assertions (shared with the
+    /// binary `COPY` tests).
+    pub(in crate::reconcile) fn ints(frame: &DataFrame, name: &str) -> Vec<Option<i64>> {
         frame.column(name).unwrap().i64().unwrap().iter().collect()
     }
 
