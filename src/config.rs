@@ -75,7 +75,8 @@ pub struct WarehouseConfig {
     pub database_url: Option<String>,
     /// Raw partner bodies older than this many days are pruned after a sync.
     pub raw_retention_days: u32,
-    /// Connections in the pool.
+    /// Connections in the pool; on Postgres, 3 or more lets reconcile refresh
+    /// open findings beside its rules.
     pub max_connections: u32,
 }
 
