@@ -17,11 +17,14 @@ use sqlx::{PgPool, Postgres, Transaction};
 const MIN_POOL: u32 = 3;
 
 /// An open transaction that has moved every open finding's `last_seen_at`
-/// to the run's instant, keeping the previous values to restore on the
-/// findings this run resolves (they were last seen before it).
+/// to the run's instant. The findings this run resolves were last seen
+/// before it: their previous values are still the committed ones, read
+/// back over another connection when they are resolved.
 pub struct EarlyRefresh {
     /// The transaction the findings write continues in.
     pub(super) tx: Transaction<'static, Postgres>,
+    /// Reads what is committed: the findings' `last_seen_at` from before the refresh.
+    pool: PgPool,
     /// Open findings whose `last_seen_at` moved.
     pub(super) refreshed: u64,
 }
@@ -43,32 +46,19 @@ pub async fn begin(
 
 async fn refresh(pool: &PgPool, now: DateTime<Utc>) -> Result<EarlyRefresh, ReconcileError> {
     let mut tx = pool.begin().await.map_err(op("begin findings"))?;
-    // The previous instants, for the findings this run will resolve; keyed,
-    // as the resolve looks them up one id at a time.
-    sqlx::query(
-        "CREATE TEMP TABLE prior_seen (finding_id BIGINT PRIMARY KEY, last_seen_at TIMESTAMPTZ) \
-         ON COMMIT DROP",
+    let refreshed = sqlx::query(
+        "UPDATE findings SET last_seen_at = $1 WHERE resolved_at IS NULL AND last_seen_at <> $1",
     )
-    .execute(&mut *tx)
-    .await
-    .map_err(op("keep previous last_seen_at"))?;
-    let changed = "resolved_at IS NULL AND last_seen_at <> $1";
-    sqlx::query(&format!(
-        "INSERT INTO prior_seen SELECT finding_id, last_seen_at FROM findings WHERE {changed}"
-    ))
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(op("keep previous last_seen_at"))?;
-    let refreshed = sqlx::query(&format!(
-        "UPDATE findings SET last_seen_at = $1 WHERE {changed}"
-    ))
     .bind(now)
     .execute(&mut *tx)
     .await
     .map_err(op("refresh findings"))?
     .rows_affected();
-    Ok(EarlyRefresh { tx, refreshed })
+    Ok(EarlyRefresh {
+        tx,
+        pool: pool.clone(),
+        refreshed,
+    })
 }
 
 impl EarlyRefresh {
@@ -82,20 +72,28 @@ impl EarlyRefresh {
         if gone.is_empty() {
             return Ok(0);
         }
-        let restored: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM prior_seen WHERE finding_id = ANY($1)")
-                .bind(gone)
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(op("count refreshed findings resolved"))?;
+        // Outside the transaction, so its own refresh is not what is read.
+        let previous: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT finding_id, last_seen_at FROM findings WHERE finding_id = ANY($1)",
+        )
+        .bind(gone)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(op("read last_seen_at of findings to resolve"))?;
+        let restored = previous
+            .iter()
+            .filter(|(_, seen)| seen.timestamp_micros() != now.timestamp_micros())
+            .count();
         self.refreshed = self.refreshed.saturating_sub(restored as u64);
+        let (ids, seen): (Vec<i64>, Vec<DateTime<Utc>>) = previous.into_iter().unzip();
         let resolved = sqlx::query(
-            "UPDATE findings AS f SET resolved_at = $1, last_seen_at = COALESCE(\
-             (SELECT p.last_seen_at FROM prior_seen AS p WHERE p.finding_id = f.finding_id), \
-             f.last_seen_at) WHERE f.finding_id = ANY($2)",
+            "UPDATE findings AS f SET resolved_at = $1, last_seen_at = p.last_seen_at \
+             FROM unnest($2::bigint[], $3::timestamptz[]) AS p (finding_id, last_seen_at) \
+             WHERE f.finding_id = p.finding_id",
         )
         .bind(now)
-        .bind(gone)
+        .bind(&ids)
+        .bind(&seen)
         .execute(&mut *self.tx)
         .await
         .map_err(op("resolve findings"))?
