@@ -54,35 +54,32 @@ pub(crate) fn to_findings(
         .and_then(|c| c.cast(&DataType::Int64))
         .and_then(|c| c.i64().cloned())
         .map_err(ReconcileError::frame)?;
-    let sources = fields
-        .iter()
-        .map(|(name, column, shown)| {
-            let values = rows
-                .column(column)
-                .map_err(ReconcileError::frame)?
-                .as_materialized_series()
-                .clone();
-            Ok((*name, values, *shown))
-        })
-        .collect::<Result<Vec<_>, ReconcileError>>()?;
+    let sources = typed_sources(&rows, fields)?;
     let height = rows.height();
-    let mut keys = Vec::with_capacity(height);
-    let mut details = Vec::with_capacity(height);
+    let mut keys = StringChunkedBuilder::new("finding_key".into(), height);
+    let mut details = StringChunkedBuilder::new("detail".into(), height);
+    let (mut key, mut detail) = (String::new(), Vec::new());
     for row in 0..height {
-        keys.push(finding_key(
+        key.clear();
+        push_finding_key(
+            &mut key,
             kind,
             provider.get(row),
             external_id.get(row),
             aspect.get(row),
-        ));
-        details.push(detail_json(&sources, row)?);
+        );
+        keys.append_value(&key);
+        detail.clear();
+        write_detail(&mut detail, &sources, row);
+        // Only `&str`s and ASCII were written.
+        details.append_value(std::str::from_utf8(&detail).unwrap_or("{}"));
     }
     let kind_name = kind.as_str();
     let severity = kind.severity();
     DataFrame::new(
         height,
         vec![
-            Column::new("finding_key".into(), keys),
+            keys.finish().into_series().into_column(),
             Column::new("kind".into(), vec![kind_name; height]),
             Column::new("severity".into(), vec![severity; height]),
             provider
@@ -97,7 +94,7 @@ pub(crate) fn to_findings(
                 .with_name("customer_id".into())
                 .into_series()
                 .into_column(),
-            Column::new("detail".into(), details),
+            details.finish().into_series().into_column(),
         ],
     )
     .map_err(ReconcileError::frame)
@@ -110,36 +107,97 @@ pub fn finding_key(
     external_id: Option<&str>,
     aspect: Option<&str>,
 ) -> String {
-    let mut key = format!(
-        "{}:{}:{}",
-        kind.as_str(),
-        provider.unwrap_or_default(),
-        external_id.unwrap_or_default()
-    );
+    let mut key = String::new();
+    push_finding_key(&mut key, kind, provider, external_id, aspect);
+    key
+}
+
+/// [`finding_key`] written into `key`.
+fn push_finding_key(
+    key: &mut String,
+    kind: Kind,
+    provider: Option<&str>,
+    external_id: Option<&str>,
+    aspect: Option<&str>,
+) {
+    for part in [Some(kind.as_str()), provider, external_id] {
+        if !key.is_empty() {
+            key.push(':');
+        }
+        key.push_str(part.unwrap_or_default());
+    }
     if let Some(aspect) = aspect {
         key.push(':');
         key.push_str(aspect);
     }
-    key
 }
 
-/// The detail of one row as compact JSON with sorted keys; nulls are left out.
-fn detail_json(sources: &[(&str, Series, Shown)], row: usize) -> Result<String, ReconcileError> {
-    let mut detail = BTreeMap::new();
-    for (name, values, shown) in sources {
-        let value = values.get(row).map_err(ReconcileError::frame)?;
-        if value.is_null() {
-            continue;
+/// A detail entry's source column, typed once so that rows are read
+/// without a dynamic value per cell.
+enum Source {
+    Text(StringChunked),
+    Int(Int64Chunked),
+    Time(Int64Chunked),
+}
+
+/// The detail sources of `rows`, sorted by JSON name: the canonical form
+/// lists keys in order.
+fn typed_sources(
+    rows: &DataFrame,
+    fields: &[DetailField],
+) -> Result<Vec<(&'static str, Source)>, ReconcileError> {
+    let mut sources = fields
+        .iter()
+        .map(|(name, column, shown)| {
+            let values = rows.column(column).map_err(ReconcileError::frame)?;
+            let typed = |dtype: &DataType| values.cast(dtype).map(|c| c.rechunk());
+            let source = match shown {
+                Shown::Text => typed(&DataType::String)
+                    .and_then(|c| c.str().cloned())
+                    .map(Source::Text),
+                Shown::Int => typed(&DataType::Int64)
+                    .and_then(|c| c.i64().cloned())
+                    .map(Source::Int),
+                Shown::Time => typed(&DataType::Int64)
+                    .and_then(|c| c.i64().cloned())
+                    .map(Source::Time),
+            }
+            .map_err(ReconcileError::frame)?;
+            Ok((*name, source))
+        })
+        .collect::<Result<Vec<_>, ReconcileError>>()?;
+    sources.sort_by_key(|(name, _)| *name);
+    Ok(sources)
+}
+
+/// The detail of one row as compact JSON with sorted keys, nulls left out:
+/// byte for byte what `serde_json` writes for the same sorted map, which
+/// [`canonical_json`] gives the stored details.
+fn write_detail(out: &mut Vec<u8>, sources: &[(&str, Source)], row: usize) {
+    out.push(b'{');
+    for (name, source) in sources {
+        let start = out.len();
+        if start > 1 {
+            out.push(b',');
         }
-        let json = match shown {
-            Shown::Text => Value::from(value.str_value().into_owned()),
-            Shown::Int => Value::from(value.extract::<i64>().unwrap_or_default()),
-            Shown::Time => Value::from(instant(value.extract::<i64>().unwrap_or_default())),
+        json_str(out, name);
+        out.push(b':');
+        let written = match source {
+            Source::Text(values) => values.get(row).map(|text| json_str(out, text)),
+            Source::Int(values) => values.get(row).map(|n| out.extend(n.to_string().bytes())),
+            Source::Time(values) => values.get(row).map(|ms| json_str(out, &instant(ms))),
         };
-        detail.insert(*name, json);
+        if written.is_none() {
+            out.truncate(start);
+        }
     }
-    serde_json::to_string(&detail)
-        .map_err(|error| ReconcileError::frame(PolarsError::ComputeError(error.to_string().into())))
+    out.push(b'}');
+}
+
+/// `text` as a JSON string, escaped as `serde_json` escapes.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// Epoch milliseconds as an RFC 3339 UTC instant.
@@ -174,4 +232,51 @@ pub fn empty_findings() -> DataFrame {
         ],
     )
     .expect("static schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_are_the_canonical_json_of_their_fields_with_nulls_left_out() {
+        let rows = df!(
+            "provider" => ["elkassa", "mcp"],
+            "external_id" => ["ELK-1", "M\"2"],
+            "aspect" => [None, Some("email")],
+            "customer_id" => [Some(7i64), None],
+            "name" => [Some("Toko \"Ayu\"\n\u{1}é/√"), None],
+            "count" => [3i64, 4],
+            "at_ms" => [Some(0i64), Some(1_700_000_000_123)],
+        )
+        .unwrap();
+        let fields: &[DetailField] = &[
+            ("zeta", "count", Shown::Int),
+            ("alpha", "name", Shown::Text),
+            ("mid", "at_ms", Shown::Time),
+        ];
+        let findings = to_findings(Kind::FieldMismatch, rows.clone(), fields).unwrap();
+        let details = findings.column("detail").unwrap().str().unwrap().clone();
+        for row in 0..2 {
+            let mut expected = BTreeMap::new();
+            if let Some(name) = rows.column("name").unwrap().str().unwrap().get(row) {
+                expected.insert("alpha", Value::from(name));
+            }
+            let at = rows.column("at_ms").unwrap().i64().unwrap().get(row);
+            expected.insert("mid", Value::from(instant(at.unwrap())));
+            let count = rows.column("count").unwrap().i64().unwrap().get(row);
+            expected.insert("zeta", Value::from(count.unwrap()));
+            let expected = serde_json::to_string(&expected).unwrap();
+            assert_eq!(details.get(row), Some(expected.as_str()));
+            assert_eq!(canonical_json(&expected), expected);
+        }
+        let keys = findings
+            .column("finding_key")
+            .unwrap()
+            .str()
+            .unwrap()
+            .clone();
+        assert_eq!(keys.get(0), Some("field_mismatch:elkassa:ELK-1"));
+        assert_eq!(keys.get(1), Some("field_mismatch:mcp:M\"2:email"));
+    }
 }
