@@ -98,27 +98,39 @@ pub(super) fn live_contracts(
 }
 
 /// Per contract, the row of its account in `matched` if still listed, else null.
+///
+/// Only the partners that hold contracts are indexed (ELKASSA and MCP, not
+/// the accounts of the other two), so the map is the size of the contracts.
 fn account_rows(contracts: &DataFrame, matched: &DataFrame) -> Result<IdxCa, ReconcileError> {
-    let removed = matched
-        .column("removed_ms")
-        .and_then(|c| c.i64())
-        .map_err(ReconcileError::frame)?;
-    let (providers, ids) = (text(matched, "provider")?, text(matched, "external_id")?);
-    let mut rows = PlHashMap::with_capacity(matched.height());
-    for (row, ((provider, id), removed)) in providers
-        .iter()
-        .zip(ids.iter())
-        .zip(removed.iter())
-        .enumerate()
-    {
-        if let (Some(provider), Some(id), None) = (provider, id, removed) {
-            rows.insert((provider, id), row as IdxSize);
-        }
-    }
     let (providers, ids) = (
         text(contracts, "provider")?,
         text(contracts, "external_id")?,
     );
+    let mut holders: Vec<&str> = Vec::new();
+    for provider in providers.iter().flatten() {
+        if !holders.contains(&provider) {
+            holders.push(provider);
+        }
+    }
+    let removed = matched
+        .column("removed_ms")
+        .and_then(|c| c.i64())
+        .map_err(ReconcileError::frame)?;
+    let (account_providers, account_ids) =
+        (text(matched, "provider")?, text(matched, "external_id")?);
+    let mut rows = PlHashMap::with_capacity(contracts.height());
+    for (row, ((provider, id), removed)) in account_providers
+        .iter()
+        .zip(account_ids.iter())
+        .zip(removed.iter())
+        .enumerate()
+    {
+        if let (Some(provider), Some(id), None) = (provider, id, removed) {
+            if holders.contains(&provider) {
+                rows.insert((provider, id), row as IdxSize);
+            }
+        }
+    }
     Ok(providers
         .iter()
         .zip(ids.iter())
