@@ -144,6 +144,13 @@ fn first_customer<K: std::hash::Hash + Eq>(
 
 /// Lower-cased, borrowed when already lower case (most stored emails are).
 fn lower(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(text)
+        };
+    }
     let changes = |c: char| {
         let mut lowered = c.to_lowercase();
         lowered.next() != Some(c) || lowered.next().is_some()
@@ -152,5 +159,26 @@ fn lower(text: &str) -> Cow<'_, str> {
         Cow::Owned(text.to_lowercase())
     } else {
         Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowering_borrows_lower_case_and_lowers_ascii_and_unicode_alike() {
+        for text in [
+            "ana@toko.id",
+            "Ana@Toko.ID",
+            "ÉLODIE@café.fr",
+            "élodie@café.fr",
+            "",
+        ] {
+            assert_eq!(lower(text), text.to_lowercase(), "{text}");
+        }
+        assert!(matches!(lower("ana@toko.id"), Cow::Borrowed(_)));
+        assert!(matches!(lower("élodie@café.fr"), Cow::Borrowed(_)));
+        assert!(matches!(lower("Ana@toko.id"), Cow::Owned(_)));
     }
 }
