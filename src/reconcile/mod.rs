@@ -287,8 +287,8 @@ pub fn compute(
     Ok(all)
 }
 
-/// Logs how long each step of a reconcile took (at debug), so a slow night
-/// says which rule grew.
+/// Logs how long each step of a reconcile took and the memory held after
+/// it (at debug), so a slow or swollen night says which rule grew.
 struct Lap(Instant);
 
 impl Lap {
@@ -300,6 +300,8 @@ impl Lap {
         tracing::debug!(
             step,
             seconds = self.0.elapsed().as_secs_f64(),
+            resident = crate::bench::resident_memory(),
+            peak = crate::bench::peak_memory(),
             "reconcile step done"
         );
         self.0 = Instant::now();
