@@ -18,10 +18,13 @@ pub mod matching;
 mod onboarding;
 mod reader;
 mod refresh;
+mod rules;
 pub mod store;
 
 pub use detail::{canonical_json, finding_key, instant, FINDING_COLUMNS};
 pub use frames::Frames;
+use rules::Lap;
+pub use rules::{compute, count_kinds};
 pub use store::StoreStats;
 
 use crate::config::ReconcileConfig;
@@ -239,89 +242,6 @@ async fn write(
         };
     stored.match_rules = match_rules;
     Ok(stored)
-}
-
-/// Every rule over the frames, as one findings frame (one row per key).
-///
-/// Takes the frames by value and lets go of each table once the last rule
-/// reading it has run, so the peak is the largest phase, not their sum.
-pub fn compute(
-    mut frames: Frames,
-    matched: DataFrame,
-    config: &ReconcileConfig,
-    now: DateTime<Utc>,
-) -> Result<DataFrame, ReconcileError> {
-    let now_ms = now.timestamp_millis();
-    let mut lap = Lap::start();
-    // Every rule reads the matched copy; the customers served matching only.
-    frames.accounts = DataFrame::empty();
-    frames.customers = DataFrame::empty();
-    let mut parts = onboarding::findings(&frames, config, now_ms)?;
-    lap.mark("onboarding rules");
-    frames.sessions = DataFrame::empty();
-    frames.tickets = DataFrame::empty();
-    let base = contracts::live_contracts(&frames, &matched)?;
-    lap.mark("live contracts");
-    frames.contracts = DataFrame::empty();
-    frames.packets = DataFrame::empty();
-    parts.extend(contracts::findings(&base, config, now_ms)?);
-    lap.mark("contract rules");
-    drop(base);
-    parts.extend(accounts::findings(&frames, &matched)?);
-    lap.mark("account rules");
-    drop(frames);
-    parts.push(identity::findings(&matched)?);
-    lap.mark("identity rule");
-    drop(matched);
-    let mut all = detail::empty_findings();
-    for part in parts {
-        all.vstack_mut(&part).map_err(ReconcileError::frame)?;
-    }
-    let all = all
-        .lazy()
-        .unique_stable_generic(Some(vec![col("finding_key")]), UniqueKeepStrategy::First)
-        .sort(["finding_key"], SortMultipleOptions::default())
-        .collect()
-        .map_err(ReconcileError::frame)?;
-    lap.mark("one row per finding key");
-    Ok(all)
-}
-
-/// Logs how long each step of a reconcile took and the memory held after
-/// it (at debug), so a slow or swollen night says which rule grew.
-struct Lap(Instant);
-
-impl Lap {
-    fn start() -> Self {
-        Lap(Instant::now())
-    }
-
-    fn mark(&mut self, step: &'static str) {
-        tracing::debug!(
-            step,
-            seconds = self.0.elapsed().as_secs_f64(),
-            resident = crate::bench::resident_memory(),
-            peak = crate::bench::peak_memory(),
-            "reconcile step done"
-        );
-        self.0 = Instant::now();
-    }
-}
-
-/// Findings per kind, every kind present (zero when none).
-pub fn count_kinds(findings: &DataFrame) -> Result<BTreeMap<&'static str, u64>, ReconcileError> {
-    let kinds = findings
-        .column("kind")
-        .and_then(|c| c.str().cloned())
-        .map_err(ReconcileError::frame)?;
-    let mut counts: BTreeMap<&'static str, u64> =
-        Kind::ALL.iter().map(|kind| (kind.as_str(), 0)).collect();
-    for kind in kinds.iter().flatten() {
-        if let Some(count) = counts.get_mut(kind) {
-            *count += 1;
-        }
-    }
-    Ok(counts)
 }
 
 /// Reconcile as a job step: opens a `sync_runs` row (job `reconcile`), runs,
