@@ -6,6 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use polars::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::io::Write;
 
 /// How a detail column is shown in the JSON.
 #[derive(Debug, Clone, Copy)]
@@ -120,10 +121,9 @@ fn push_finding_key(
     external_id: Option<&str>,
     aspect: Option<&str>,
 ) {
-    for part in [Some(kind.as_str()), provider, external_id] {
-        if !key.is_empty() {
-            key.push(':');
-        }
+    key.push_str(kind.as_str());
+    for part in [provider, external_id] {
+        key.push(':');
         key.push_str(part.unwrap_or_default());
     }
     if let Some(aspect) = aspect {
@@ -184,7 +184,10 @@ fn write_detail(out: &mut Vec<u8>, sources: &[(&str, Source)], row: usize) {
         out.push(b':');
         let written = match source {
             Source::Text(values) => values.get(row).map(|text| json_str(out, text)),
-            Source::Int(values) => values.get(row).map(|n| out.extend(n.to_string().bytes())),
+            // Writing into a Vec cannot fail.
+            Source::Int(values) => values.get(row).map(|n| {
+                let _ = write!(out, "{n}");
+            }),
             Source::Time(values) => values.get(row).map(|ms| json_str(out, &instant(ms))),
         };
         if written.is_none() {
