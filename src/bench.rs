@@ -11,6 +11,7 @@ use crate::config::{Config, ElkassaConfig, SyncConfig};
 use crate::outcome::RunStatus;
 use crate::sim::{SimConfig, Simulator};
 use crate::sync::{sync_all, SyncOptions};
+pub use crate::telemetry::{peak_memory, resident_memory};
 use crate::warehouse::{redact_url, Warehouse};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -220,16 +221,6 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Peak resident memory of this process, from /proc (Linux).
-pub fn peak_memory() -> String {
-    memory_line("VmHWM:")
-}
-
-/// Resident memory of this process now, from /proc (Linux).
-pub fn resident_memory() -> String {
-    memory_line("VmRSS:")
-}
-
 /// Restarts the peak (`VmHWM`) from the current resident size, so a phase's
 /// peak can be told apart from an earlier phase's; false where unsupported.
 pub fn reset_peak_memory() -> bool {
@@ -241,21 +232,6 @@ pub fn reset_peak_memory() -> bool {
     }
     // "5" resets the peak RSS counter (Linux 4.0+, proc(5) clear_refs).
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-fn memory_line(key: &str) -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(key).map(|v| v.trim().to_owned()))
-        })
-        .map(|kb| {
-            let kib: f64 = kb.trim_end_matches("kB").trim().parse().unwrap_or_default();
-            format!("{:.1} MiB", kib / 1024.0)
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The simulator on its own OS thread and single-worker runtime.

@@ -38,3 +38,28 @@ pub fn init(format: LogFormat, verbose: u8) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+/// Peak resident memory of this process, from /proc (Linux).
+pub fn peak_memory() -> String {
+    memory_line("VmHWM:")
+}
+
+/// Resident memory of this process now, from /proc (Linux).
+pub fn resident_memory() -> String {
+    memory_line("VmRSS:")
+}
+
+fn memory_line(key: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key).map(|v| v.trim().to_owned()))
+        })
+        .map(|kb| {
+            let kib: f64 = kb.trim_end_matches("kB").trim().parse().unwrap_or_default();
+            format!("{:.1} MiB", kib / 1024.0)
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}

@@ -89,8 +89,8 @@ impl Lap {
         tracing::debug!(
             step,
             seconds = self.0.elapsed().as_secs_f64(),
-            resident = crate::bench::resident_memory(),
-            peak = crate::bench::peak_memory(),
+            resident = crate::telemetry::resident_memory(),
+            peak = crate::telemetry::peak_memory(),
             "reconcile step done"
         );
         self.0 = Instant::now();
