@@ -3,9 +3,10 @@
 //!
 //! A nightly rerun sees nearly every open finding again, and moving their
 //! `last_seen_at` is one `UPDATE` of half a million rows at 1M customers,
-//! about 2 s. Run first, it overlaps the reads and rules instead of adding
-//! to the write; nothing is visible before the commit, and a reconcile that
-//! fails drops the transaction, so the refresh is rolled back with it.
+//! about 2 s. Started once the tables are read, it overlaps the rules
+//! instead of adding to the write; nothing is visible before the commit,
+//! and a reconcile that fails drops the transaction, so the refresh is
+//! rolled back with it.
 
 use super::ReconcileError;
 use crate::warehouse::{op, Warehouse};
