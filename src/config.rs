@@ -75,8 +75,8 @@ pub struct WarehouseConfig {
     pub database_url: Option<String>,
     /// Raw partner bodies older than this many days are pruned after a sync.
     pub raw_retention_days: u32,
-    /// Connections in the pool; on Postgres, 3 or more lets reconcile refresh
-    /// open findings beside its rules.
+    /// Connections in the pool; on Postgres, reconcile reads up to this many
+    /// tables at once and writes findings and match rules side by side.
     pub max_connections: u32,
 }
 

@@ -17,7 +17,6 @@ pub mod match_writes;
 pub mod matching;
 mod onboarding;
 mod reader;
-mod refresh;
 mod rules;
 pub mod store;
 
@@ -167,14 +166,6 @@ pub async fn reconcile(
     let mut rows_read = frames.rows();
     let mut read_time = started.elapsed();
 
-    // On Postgres the open findings' refresh runs beside the rules, in a
-    // transaction the write commits (see [`refresh`]); after the reads, so
-    // that it leaves the server's cores to them.
-    let early = {
-        let warehouse = warehouse.clone();
-        tokio::spawn(async move { refresh::begin(&warehouse, now).await })
-    };
-
     // The open findings stream in beside the rules (they are held as
     // digests, so overlapping costs little memory).
     let open = {
@@ -204,10 +195,7 @@ pub async fn reconcile(
     compute_time += lap.elapsed();
 
     let lap = Instant::now();
-    let early = early
-        .await
-        .map_err(|e| ReconcileError::Task(e.to_string()))??;
-    let stored = write(warehouse, &diff, &rule_changes, now, run_id, early).await?;
+    let stored = write(warehouse, &diff, &rule_changes, now, run_id).await?;
     Ok(ReconcileReport {
         run_id: run_id.unwrap_or_default(),
         counts,
@@ -226,9 +214,8 @@ async fn write(
     rule_changes: &DataFrame,
     now: DateTime<Utc>,
     run_id: Option<i64>,
-    early: Option<refresh::EarlyRefresh>,
 ) -> Result<StoreStats, ReconcileError> {
-    let findings = store::write(warehouse, diff, now, run_id, early);
+    let findings = store::write(warehouse, diff, now, run_id);
     let rules = match_writes::record(warehouse, rule_changes);
     // Two tables, two connections: the server writes both at once, and a
     // first reconcile spends most of its time in these two statements.

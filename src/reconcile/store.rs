@@ -2,23 +2,23 @@
 //! and what is open is computed with anti-joins, and only that is written.
 //!
 //! A finding is raised once per cause (its `finding_key`); later runs refresh
-//! `last_seen_at`; when the cause is gone `resolved_at` is set and the row
+//! `last_seen_at`, which for every open finding is the one row of
+//! `findings_seen`; when the cause is gone `resolved_at` is set and the row
 //! stays. A cause that comes back after resolution opens a new row, so the
 //! history of each episode is kept and `first_seen_at` stays truthful.
 
 use super::frames::{digest, read_frame, Field};
-use super::refresh::EarlyRefresh;
 use super::ReconcileError;
 use crate::warehouse::copy::{copy_lines, csv_instant, csv_int, csv_text};
 use crate::warehouse::{dual, op, Backend, Warehouse, WarehouseError};
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
-/// Rows per INSERT: ten parameters a row stays under SQLite's bound.
+/// Rows per INSERT: nine parameters a row stays under SQLite's bound.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 const OPEN: &str =
-    "SELECT CAST(finding_id AS BIGINT), finding_key, CAST(detail AS TEXT) FROM findings WHERE resolved_at IS NULL";
+    "SELECT CAST(finding_id AS BIGINT), finding_key, CAST(detail AS TEXT) FROM finding_records WHERE resolved_at IS NULL";
 const OPEN_FIELDS: &[(&str, Field)] = &[
     ("finding_id", Field::Int),
     ("key_digest", Field::Digest),
@@ -49,6 +49,8 @@ pub struct FindingsDiff {
     pub gone: Vec<i64>,
     /// (`finding_id`, new detail) of open findings whose detail changed.
     pub changed: Vec<(i64, String)>,
+    /// Open findings that stay open (seen again by this reconcile).
+    pub seen_again: u64,
 }
 
 /// Open findings: `finding_id`, `key_digest` and `detail_digest`, the
@@ -123,9 +125,11 @@ pub fn diff(current: &DataFrame, open: &DataFrame) -> Result<FindingsDiff, Recon
         .into_iter()
         .zip(details.iter().map(|d| d.unwrap_or("{}").to_owned()))
         .collect();
+    let gone = ids(&gone)?;
     Ok(FindingsDiff {
         new,
-        gone: ids(&gone)?,
+        seen_again: (open.height() - gone.len()) as u64,
+        gone,
         changed,
     })
 }
@@ -174,25 +178,31 @@ fn new_rows(new: &DataFrame) -> Result<Vec<NewRow<'_>>, ReconcileError> {
         .collect())
 }
 
-/// Writes a diff in one transaction and refreshes `last_seen_at` of the rest;
-/// with an [`EarlyRefresh`] the refresh is done and the write commits in it.
+/// Writes a diff in one transaction: resolves the gone findings (each last
+/// seen by the previous reconcile), updates changed details, raises the new
+/// ones, and moves `findings_seen` to `now`, which is every open finding's
+/// `last_seen_at` (see the view `findings`): refreshing them all is one row.
 pub async fn write(
     warehouse: &Warehouse,
     diff: &FindingsDiff,
     now: DateTime<Utc>,
     run_id: Option<i64>,
-    early: Option<EarlyRefresh>,
 ) -> Result<StoreStats, ReconcileError> {
-    if let Some(early) = early {
-        return write_after_refresh(early, diff, now, run_id).await;
-    }
     let rows = new_rows(&diff.new)?;
-    let mut stats = StoreStats::default();
+    let json = json_cast(warehouse.backend());
+    let mut stats = StoreStats {
+        detail_updated: diff.changed.len() as u64,
+        ..StoreStats::default()
+    };
+    let previous: Option<DateTime<Utc>>;
     dual!(warehouse, Warehouse, pool => {
         let mut tx = pool.begin().await.map_err(op("begin findings"))?;
+        previous = sqlx::query_scalar("SELECT last_seen_at FROM findings_seen")
+            .fetch_optional(&mut *tx).await.map_err(op("read findings_seen"))?;
         for chunk in diff.gone.chunks(ROWS_PER_STATEMENT) {
-            let mut update = sqlx::QueryBuilder::new("UPDATE findings SET resolved_at = ");
-            update.push_bind(now).push(" WHERE finding_id IN (");
+            let mut update = sqlx::QueryBuilder::new("UPDATE finding_records SET resolved_at = ");
+            update.push_bind(now).push(", last_seen_at = ").push_bind(previous.unwrap_or(now));
+            update.push(" WHERE finding_id IN (");
             let mut ids = update.separated(", ");
             for id in chunk {
                 ids.push_bind(*id);
@@ -200,53 +210,24 @@ pub async fn write(
             update.push(")");
             stats.resolved += update.build().execute(&mut *tx).await.map_err(op("resolve findings"))?.rows_affected();
         }
-        let json = json_cast(warehouse.backend());
+        let sql = format!("UPDATE finding_records SET detail = CAST($1{json} WHERE finding_id = $2");
         for (id, detail) in &diff.changed {
-            let sql = format!("UPDATE findings SET detail = CAST($1{json} WHERE finding_id = $2");
             sqlx::query(&sql).bind(detail).bind(*id).execute(&mut *tx).await.map_err(op("update finding detail"))?;
-            stats.detail_updated += 1;
         }
-        stats.refreshed = sqlx::query("UPDATE findings SET last_seen_at = $1 WHERE resolved_at IS NULL AND last_seen_at <> $1")
-            .bind(now).execute(&mut *tx).await.map_err(op("refresh findings"))?.rows_affected();
         stats.inserted = tx.insert_findings(&rows, now, run_id).await?;
+        sqlx::query(SEEN).bind(now).execute(&mut *tx).await.map_err(op("write findings_seen"))?;
         tx.commit().await.map_err(op("commit findings"))?;
     });
+    // Stored instants keep microseconds; a rerun at the same instant moves nothing.
+    if previous.map(|seen| seen.timestamp_micros()) != Some(now.timestamp_micros()) {
+        stats.refreshed = diff.seen_again;
+    }
     Ok(stats)
 }
 
-/// The rest of a write on Postgres once `early` has refreshed every open
-/// finding: resolve, update details, insert, commit.
-async fn write_after_refresh(
-    mut early: EarlyRefresh,
-    diff: &FindingsDiff,
-    now: DateTime<Utc>,
-    run_id: Option<i64>,
-) -> Result<StoreStats, ReconcileError> {
-    let rows = new_rows(&diff.new)?;
-    let resolved = early.resolve(&diff.gone, now).await?;
-    let mut tx = early.tx;
-    let sql = format!(
-        "UPDATE findings SET detail = CAST($1{} WHERE finding_id = $2",
-        json_cast(Backend::Postgres)
-    );
-    for (id, detail) in &diff.changed {
-        sqlx::query(&sql)
-            .bind(detail)
-            .bind(*id)
-            .execute(&mut *tx)
-            .await
-            .map_err(op("update finding detail"))?;
-    }
-    let inserted = tx.insert_findings(&rows, now, run_id).await?;
-    tx.commit().await.map_err(op("commit findings"))?;
-    Ok(StoreStats {
-        inserted,
-        resolved,
-        refreshed: early.refreshed,
-        detail_updated: diff.changed.len() as u64,
-        match_rules: 0,
-    })
-}
+/// Moves the instant every open finding was last seen at.
+const SEEN: &str = "INSERT INTO findings_seen (id, last_seen_at) VALUES (1, $1) \
+    ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at";
 
 /// How a detail text becomes the backend's JSON column type.
 fn json_cast(backend: Backend) -> &'static str {
@@ -258,7 +239,7 @@ fn json_cast(backend: Backend) -> &'static str {
 
 /// A connection that can insert new findings in bulk.
 trait InsertFindings {
-    /// Inserts `rows` first and last seen `now`; returns how many.
+    /// Inserts `rows` first seen `now` (open: their `last_seen_at` is `findings_seen`'s); returns how many.
     async fn insert_findings(
         &mut self,
         rows: &[NewRow<'_>],
@@ -276,9 +257,9 @@ impl InsertFindings for sqlx::PgConnection {
         run_id: Option<i64>,
     ) -> Result<u64, WarehouseError> {
         let statement =
-            "COPY findings (finding_key, kind, severity, provider, external_id, customer_id, \
-            detail, first_seen_at, last_seen_at, run_id) FROM STDIN (FORMAT csv)";
-        // Every row is first and last seen at the same instant: format it once.
+            "COPY finding_records (finding_key, kind, severity, provider, external_id, customer_id, \
+            detail, first_seen_at, run_id) FROM STDIN (FORMAT csv)";
+        // Every row is first seen at the same instant: format it once.
         let mut seen = String::new();
         csv_instant(&mut seen, Some(now));
         let line = |out: &mut String, index: usize| {
@@ -290,8 +271,6 @@ impl InsertFindings for sqlx::PgConnection {
             csv_int(out, customer);
             out.push(',');
             csv_text(out, detail);
-            out.push(',');
-            out.push_str(&seen);
             out.push(',');
             out.push_str(&seen);
             out.push(',');
@@ -313,8 +292,8 @@ impl InsertFindings for sqlx::SqliteConnection {
         let mut inserted = 0;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO findings (finding_key, kind, severity, provider, \
-                external_id, customer_id, detail, first_seen_at, last_seen_at, run_id) ",
+                "INSERT INTO finding_records (finding_key, kind, severity, provider, \
+                external_id, customer_id, detail, first_seen_at, run_id) ",
             );
             insert.push_values(
                 chunk,
@@ -326,7 +305,6 @@ impl InsertFindings for sqlx::SqliteConnection {
                         .push_bind(*external_id)
                         .push_bind(*customer)
                         .push_bind(*detail)
-                        .push_bind(now)
                         .push_bind(now)
                         .push_bind(run_id);
                 },

@@ -35,12 +35,18 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 impl TestWarehouse {
     /// A fresh SQLite file in a temporary folder.
     pub async fn sqlite() -> Self {
+        let db = Self::sqlite_unmigrated().await;
+        db.warehouse.migrate().await.expect("migrate sqlite");
+        db
+    }
+
+    /// [`Self::sqlite`] before any migration.
+    pub async fn sqlite_unmigrated() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("warehouse.sqlite").display());
         let warehouse = Warehouse::connect(&url, 4)
             .await
             .expect("open sqlite warehouse");
-        warehouse.migrate().await.expect("migrate sqlite");
         Self {
             warehouse,
             url,
@@ -50,6 +56,13 @@ impl TestWarehouse {
 
     /// A fresh database on the Postgres server; panics loudly when there is none.
     pub async fn postgres() -> Self {
+        let db = Self::postgres_unmigrated().await;
+        db.warehouse.migrate().await.expect("migrate postgres");
+        db
+    }
+
+    /// [`Self::postgres`] before any migration.
+    pub async fn postgres_unmigrated() -> Self {
         let server = postgres_server_url();
         let name = format!(
             "rekon_test_{}_{}_{}",
@@ -68,7 +81,6 @@ impl TestWarehouse {
         let warehouse = Warehouse::connect(&url, 4)
             .await
             .expect("open postgres warehouse");
-        warehouse.migrate().await.expect("migrate postgres");
         Self {
             warehouse,
             url,

@@ -3,6 +3,7 @@
 
 mod crafted;
 mod harness;
+mod migrations;
 mod onboard_cli;
 mod onboard_process;
 mod onboard_register;

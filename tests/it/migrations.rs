@@ -1,0 +1,124 @@
+//! Migrations over warehouses that already hold data: what analysts read
+//! before a migration reads the same after it.
+
+use crate::harness::*;
+use chrono::{DateTime, TimeZone, Utc};
+use rekon::warehouse::Warehouse;
+use sqlx::migrate::Migrator;
+use std::path::Path;
+
+/// Applies the backend's migrations numbered below `before` from a copy of
+/// them, recorded as `rekon migrate` records them, so it picks up from there.
+async fn migrate_up_to(warehouse: &Warehouse, before: &str) {
+    let backend = match warehouse {
+        Warehouse::Sqlite(_) => "sqlite",
+        Warehouse::Postgres(_) => "postgres",
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sql")
+        .join(backend);
+    for entry in std::fs::read_dir(&source).expect("sql folder") {
+        let path = entry.expect("migration").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.as_str() < before {
+            std::fs::copy(&path, dir.path().join(&name)).expect("copy migration");
+        }
+    }
+    let older = Migrator::new(dir.path()).await.expect("older migrations");
+    match warehouse {
+        Warehouse::Sqlite(pool) => older.run(pool).await,
+        Warehouse::Postgres(pool) => {
+            execute(warehouse, "CREATE SCHEMA IF NOT EXISTS rekon").await;
+            older.run(pool).await
+        }
+    }
+    .expect("apply older migrations");
+}
+
+fn day(d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, 2, 0, 0).unwrap()
+}
+
+/// One open finding last seen by the latest reconcile (day 20) and one
+/// resolved on day 20 after being last seen on day 19.
+async fn insert_findings(warehouse: &Warehouse) {
+    let sql = "INSERT INTO findings (finding_key, kind, severity, provider, external_id, \
+               first_seen_at, last_seen_at, resolved_at) \
+               VALUES ($1, 'trial_expired', 'warning', 'elkassa', $2, $3, $4, $5)";
+    let rows = [
+        ("trial_expired:elkassa:E1", "E1", day(1), day(20), None),
+        (
+            "trial_expired:elkassa:E2",
+            "E2",
+            day(2),
+            day(19),
+            Some(day(20)),
+        ),
+    ];
+    for (key, id, first, last, resolved) in rows {
+        macro_rules! insert {
+            ($pool:expr) => {
+                sqlx::query(sql)
+                    .bind(key)
+                    .bind(id)
+                    .bind(first)
+                    .bind(last)
+                    .bind(resolved)
+                    .execute($pool)
+                    .await
+                    .map(drop)
+            };
+        }
+        match warehouse {
+            Warehouse::Sqlite(pool) => insert!(pool),
+            Warehouse::Postgres(pool) => insert!(pool),
+        }
+        .expect("insert finding");
+    }
+}
+
+/// (key, first seen, last seen, resolved) of every finding, instants as Unix seconds.
+async fn findings(warehouse: &Warehouse) -> Vec<(String, i64, i64, Option<i64>)> {
+    let sql = "SELECT finding_key, first_seen_at, last_seen_at, resolved_at FROM findings ORDER BY finding_key";
+    type Row = (String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = match warehouse {
+        Warehouse::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        Warehouse::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+    }
+    .expect(sql);
+    rows.into_iter()
+        .map(|(key, first, last, resolved)| {
+            let resolved = resolved.map(|at| at.timestamp());
+            (key, first.timestamp(), last.timestamp(), resolved)
+        })
+        .collect()
+}
+
+async fn findings_keep_their_dates_across_0005(db: &TestWarehouse) {
+    migrate_up_to(&db.warehouse, "0005").await;
+    insert_findings(&db.warehouse).await;
+    let before = findings(&db.warehouse).await;
+    db.warehouse.migrate().await.expect("migrate to the latest");
+    assert_eq!(findings(&db.warehouse).await, before);
+    let open_seen = text(
+        &db.warehouse,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM v_open_findings WHERE last_seen_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(open_seen.as_deref(), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_keep_their_first_last_and_resolved_dates_across_migration_0005_on_sqlite() {
+    let db = TestWarehouse::sqlite_unmigrated().await;
+    findings_keep_their_dates_across_0005(&db).await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_keep_their_first_last_and_resolved_dates_across_migration_0005_on_postgres() {
+    let db = TestWarehouse::postgres_unmigrated().await;
+    findings_keep_their_dates_across_0005(&db).await;
+    db.cleanup().await;
+}
