@@ -56,7 +56,8 @@ COMMENT ON COLUMN rekon.findings.last_seen_at IS 'The latest reconcile that stil
 COMMENT ON COLUMN rekon.findings.resolved_at IS 'When a reconcile no longer saw the cause; NULL while open.';
 COMMENT ON COLUMN rekon.findings.run_id IS 'The reconcile run (sync_runs.run_id) that raised the finding.';
 
--- As in 0003; these two need no last_seen_at and read the rows directly.
+-- As in 0003, over finding_records: v_expiring_trials and v_customer_360 need
+-- no last_seen_at, and v_open_findings (open rows only) takes it from findings_seen.
 CREATE VIEW rekon.v_expiring_trials AS
 SELECT a.provider, c.external_id, a.customer_id, a.shop_name, a.email, c.packet_id,
        COALESCE(p.packet_desc, c.contract_notes) AS packet, c.expires_at,
