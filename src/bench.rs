@@ -11,7 +11,7 @@ use crate::config::{Config, ElkassaConfig, SyncConfig};
 use crate::outcome::RunStatus;
 use crate::sim::{SimConfig, Simulator};
 use crate::sync::{sync_all, SyncOptions};
-pub use crate::telemetry::{peak_memory, resident_memory};
+use crate::telemetry::peak_memory;
 use crate::warehouse::{redact_url, Warehouse};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -219,19 +219,6 @@ fn print_rates(elapsed: Duration, users: u64, pages: u64, rows: u64, what: &str)
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-/// Restarts the peak (`VmHWM`) from the current resident size, so a phase's
-/// peak can be told apart from an earlier phase's; false where unsupported.
-pub fn reset_peak_memory() -> bool {
-    // Freed heap pages glibc still holds would count as this phase's.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    // "5" resets the peak RSS counter (Linux 4.0+, proc(5) clear_refs).
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// The simulator on its own OS thread and single-worker runtime.

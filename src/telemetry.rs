@@ -49,6 +49,19 @@ pub fn resident_memory() -> String {
     memory_line("VmRSS:")
 }
 
+/// Restarts the peak (`VmHWM`) from the current resident size, so a phase's
+/// peak can be told apart from an earlier phase's; false where unsupported.
+pub fn reset_peak_memory() -> bool {
+    // Freed heap pages glibc still holds would count as this phase's.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    // "5" resets the peak RSS counter (Linux 4.0+, proc(5) clear_refs).
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 fn memory_line(key: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -33,7 +33,7 @@ pub async fn bench_onboard(args: BenchOnboardArgs) -> anyhow::Result<RunStatus> 
     if args.register_rows > 0 {
         bench_registration(&args).await?;
     }
-    println!("peak memory {}", super::peak_memory());
+    println!("peak memory {}", crate::telemetry::peak_memory());
     Ok(RunStatus::Succeeded)
 }
 

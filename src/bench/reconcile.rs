@@ -2,10 +2,11 @@
 //! the four partners (some of everything reconcile looks for), then the time
 //! and peak memory of reconciling it, phase by phase.
 
-use super::{peak_memory, reset_peak_memory, resident_memory, BenchDatabase};
+use super::BenchDatabase;
 use crate::config::ReconcileConfig;
 use crate::outcome::RunStatus;
 use crate::reconcile::run_job;
+use crate::telemetry::{peak_memory, reset_peak_memory, resident_memory};
 use crate::warehouse::{dual, op, redact_url, Warehouse, WarehouseError};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
