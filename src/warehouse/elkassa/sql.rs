@@ -61,13 +61,20 @@ pub const MERGE_CUSTOMERS: &str = "INSERT INTO customers (email, shop_name, crea
     GROUP BY s.email_norm ORDER BY s.email_norm \
     ON CONFLICT (email) DO NOTHING";
 
-pub const MERGE_ACCOUNTS: &str = "INSERT INTO provider_accounts (provider, external_id, customer_id, status, email, \
-    shop_name, address, user_type, user_type_desc, registered_at, first_seen_at, last_seen_at, last_seen_run, \
-    source_raw_id, source_digest) \
-    SELECT 'elkassa', s.external_id, c.customer_id, s.status, s.email, s.shop_name, s.address, s.user_type, \
+/// Accounts join their customer by the normalized email and record that
+/// rule (`new` when they have none), which is what reconcile's matching
+/// decides for an ELKASSA account (it lists no national ID or phone): a
+/// warehouse's first reconcile then rewrites only the accounts it matches
+/// otherwise, not every account.
+pub const MERGE_ACCOUNTS: &str = "INSERT INTO provider_accounts (provider, external_id, customer_id, match_rule, \
+    status, email, shop_name, address, user_type, user_type_desc, registered_at, first_seen_at, last_seen_at, \
+    last_seen_run, source_raw_id, source_digest) \
+    SELECT 'elkassa', s.external_id, c.customer_id, CASE WHEN c.customer_id IS NULL THEN 'new' ELSE 'email' END, \
+    s.status, s.email, s.shop_name, s.address, s.user_type, \
     s.user_type_desc, s.registered_at, $1, $1, $2, s.raw_id, s.source_digest \
     FROM stage_accounts s LEFT JOIN customers c ON c.email = s.email_norm WHERE true ORDER BY s.external_id \
-    ON CONFLICT (provider, external_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status, \
+    ON CONFLICT (provider, external_id) DO UPDATE SET customer_id = excluded.customer_id, \
+    match_rule = excluded.match_rule, status = excluded.status, \
     email = excluded.email, shop_name = excluded.shop_name, address = excluded.address, \
     user_type = excluded.user_type, user_type_desc = excluded.user_type_desc, registered_at = excluded.registered_at, \
     last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run, removed_at = NULL, \
