@@ -122,3 +122,47 @@ async fn findings_keep_their_first_last_and_resolved_dates_across_migration_0005
     findings_keep_their_dates_across_0005(&db).await;
     db.cleanup().await;
 }
+
+on_both_backends!(a_finding_must_name_an_existing_run_and_that_run_stays => finding_runs_are_enforced);
+
+/// Postgres checks `finding_records.run_id` per statement (0006), SQLite
+/// by its foreign key: either way a finding naming no run is refused, a run
+/// findings name cannot be deleted, and a run no finding names can.
+async fn finding_runs_are_enforced(db: &TestWarehouse) {
+    let warehouse = &db.warehouse;
+    let named = warehouse.start_run("reconcile", day(20)).await.unwrap();
+    let unnamed = warehouse.start_run("reconcile", day(21)).await.unwrap();
+    let insert = |run: i64| {
+        format!(
+            "INSERT INTO finding_records (finding_key, kind, severity, first_seen_at, run_id) \
+             VALUES ('trial_expired:elkassa:E{run}', 'trial_expired', 'warning', CURRENT_TIMESTAMP, {run})"
+        )
+    };
+    let run = |sql: String| async move {
+        match warehouse {
+            Warehouse::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+            Warehouse::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+        }
+    };
+    run(insert(named))
+        .await
+        .expect("a finding of an existing run");
+    let refused = run(insert(unnamed + 1000))
+        .await
+        .expect_err("a finding of no run");
+    assert!(
+        refused.to_string().to_lowercase().contains("foreign key")
+            || refused.to_string().contains("sync_runs"),
+        "{refused}"
+    );
+    run(format!("DELETE FROM sync_runs WHERE run_id = {named}"))
+        .await
+        .expect_err("a run that a finding names stays");
+    run(format!("DELETE FROM sync_runs WHERE run_id = {unnamed}"))
+        .await
+        .expect("a run no finding names can go");
+    assert_eq!(
+        scalar(warehouse, "SELECT COUNT(*) FROM finding_records").await,
+        1
+    );
+}
