@@ -134,7 +134,7 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
     .enumerate()
     {
         if run > 0 {
-            settle(warehouse).await?;
+            settle(warehouse, "maintenance between nightly runs").await?;
         }
         let started = Instant::now();
         let report = sync_all(warehouse, config, &options).await?;
@@ -182,16 +182,18 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
 }
 
 /// Between two nightly runs autovacuum (or a maintenance job) has a day to
-/// vacuum and analyse after the first; the second sync should start from
-/// that state, not from a first load's leftovers. Done now, untimed.
-async fn settle(warehouse: &Warehouse) -> anyhow::Result<()> {
+/// vacuum and analyse after the first; the next run should start from that
+/// state, not from a bulk load's leftovers (unset hint bits, no statistics,
+/// autovacuum waking up mid-measurement). Done now, untimed; `why` says
+/// which wait it stands for.
+async fn settle(warehouse: &Warehouse, why: &str) -> anyhow::Result<()> {
     let Warehouse::Postgres(pool) = warehouse else {
         return Ok(());
     };
     let started = Instant::now();
     sqlx::query("VACUUM (ANALYZE)").execute(pool).await?;
     println!(
-        "settled: VACUUM (ANALYZE) in {:.2} s, untimed (maintenance between nightly runs)",
+        "settled: VACUUM (ANALYZE) in {:.2} s, untimed ({why})",
         started.elapsed().as_secs_f64()
     );
     Ok(())
