@@ -359,3 +359,30 @@ async fn the_analyst_role_is_denied_raw_responses_and_can_read_the_views() {
     world.server.stop().await;
     db.cleanup().await;
 }
+
+on_both_backends!(a_first_reconcile_after_a_sync_rewrites_no_elkassa_match_rule => sync_records_match_rules);
+
+/// Sync records the rule reconcile would match an ELKASSA account by, so
+/// the first reconcile of a synced warehouse has no account to rewrite.
+async fn sync_records_match_rules(db: &TestWarehouse) {
+    let server = partner(300, rekon::sim::Faults::default()).await;
+    sync(&db.warehouse, &config_for(&server)).await;
+    let rules = query_pairs(
+        &db.warehouse,
+        "SELECT COALESCE(match_rule, 'unset') || CASE WHEN customer_id IS NULL THEN ':none' ELSE ':customer' END, \
+         COUNT(*) FROM provider_accounts GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    assert!(
+        rules
+            .iter()
+            .all(|(rule, _)| rule == "email:customer" || rule == "new:none"),
+        "{rules:?}"
+    );
+    assert!(rules
+        .iter()
+        .any(|(rule, n)| rule == "email:customer" && *n > 0));
+    let report = reconcile(&db.warehouse).await;
+    assert_eq!(report.stored.match_rules, 0, "{rules:?}");
+    server.stop().await;
+}
