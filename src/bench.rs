@@ -162,7 +162,7 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
             number("raw_bytes") as f64 / number("stored_bytes").max(1) as f64
         );
         println!(
-            "  listed as stored, only last_seen refreshed: {} accounts, {} branches",
+            "  listed as stored: {} accounts (last_seen refreshed), {} branches (not written)",
             number("accounts_unchanged"),
             number("branches_unchanged")
         );

@@ -54,7 +54,7 @@ pub async fn copy_only(warehouse: &Warehouse, config: &Config) -> anyhow::Result
     for ddl in [
         "CREATE TEMP TABLE copy_accounts (LIKE rekon.provider_accounts INCLUDING ALL)",
         "CREATE TEMP TABLE copy_contracts (LIKE rekon.contracts INCLUDING ALL)",
-        "CREATE TEMP TABLE copy_branches (LIKE rekon.branches INCLUDING ALL)",
+        "CREATE TEMP TABLE copy_branches (LIKE rekon.branch_records INCLUDING ALL)",
     ] {
         sqlx::query(ddl).execute(&mut *conn).await?;
     }

@@ -297,7 +297,7 @@ fn run_counts(
         "history_rows": written.history_rows, "accounts_removed": sweep.accounts_removed,
         "branches_removed": sweep.branches_removed, "raw_bytes": written.raw_bytes,
         "stored_bytes": written.stored_bytes, "accounts_unchanged": written.refreshed.accounts,
-        "branches_unchanged": written.refreshed.branches,
+        "branches_unchanged": written.unchanged_branches,
         "writer_seconds": {
             "raw": phases.raw.as_secs_f64(), "refresh": phases.refresh.as_secs_f64(),
             "stage": phases.stage.as_secs_f64(),

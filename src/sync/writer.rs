@@ -23,8 +23,10 @@ pub struct WriterTotals {
     pub history_rows: u64,
     /// Account rows merged (an account seen twice counts twice).
     pub account_rows: u64,
-    /// Accounts (and their branches) listed as stored, refreshed after the last batch.
+    /// Accounts listed as stored, refreshed after the last batch.
     pub refreshed: Refreshed,
+    /// Branches listed with those accounts (left as stored).
+    pub unchanged_branches: u64,
     /// Branch rows merged.
     pub branch_rows: u64,
     /// Raw bytes received.
@@ -42,7 +44,7 @@ impl WriterTotals {
         self.history_rows += other.history_rows;
         self.account_rows += other.account_rows;
         self.refreshed.accounts += other.refreshed.accounts;
-        self.refreshed.branches += other.refreshed.branches;
+        self.unchanged_branches += other.unchanged_branches;
         self.branch_rows += other.branch_rows;
         self.raw_bytes += other.raw_bytes;
         self.stored_bytes += other.stored_bytes;
@@ -55,6 +57,7 @@ impl WriterTotals {
         self.history_rows += stats.history_rows;
         self.account_rows += stats.accounts;
         self.branch_rows += stats.branches;
+        self.unchanged_branches += stats.unchanged_branches;
         self.raw_bytes += stats.raw_bytes;
         self.stored_bytes += stats.stored_bytes;
         self.phases += stats.phases;
@@ -129,7 +132,6 @@ async fn run_loader(
             totals.phases.refresh += started.elapsed();
             tracing::debug!(
                 accounts = totals.refreshed.accounts,
-                branches = totals.refreshed.branches,
                 seconds = started.elapsed().as_secs_f64(),
                 "refreshed the accounts listed as stored"
             );

@@ -2,6 +2,7 @@
 //! before a migration reads the same after it.
 
 use crate::harness::*;
+use crate::on_both_backends;
 use chrono::{DateTime, TimeZone, Utc};
 use rekon::warehouse::Warehouse;
 use sqlx::migrate::Migrator;
@@ -165,4 +166,74 @@ async fn finding_runs_are_enforced(db: &TestWarehouse) {
         scalar(warehouse, "SELECT COUNT(*) FROM finding_records").await,
         1
     );
+}
+
+/// (cabang, last seen, last run, removed) of every branch, instants as Unix seconds.
+async fn branches(warehouse: &Warehouse) -> Vec<(String, i64, i64, Option<i64>)> {
+    let sql = "SELECT cabang_id, last_seen_at, last_seen_run, removed_at FROM branches ORDER BY cabang_id";
+    type Row = (String, DateTime<Utc>, i64, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = match warehouse {
+        Warehouse::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        Warehouse::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+    }
+    .expect(sql);
+    rows.into_iter()
+        .map(|(id, last, run, removed)| {
+            (id, last.timestamp(), run, removed.map(|at| at.timestamp()))
+        })
+        .collect()
+}
+
+/// A shop last seen by run 7 on day 20, with a branch listed then, one an
+/// incomplete listing of run 5 dropped (not yet swept) and one removed.
+async fn insert_shop_with_branches(warehouse: &Warehouse) {
+    let statements = [
+        "INSERT INTO provider_accounts (provider, external_id, first_seen_at, last_seen_at, last_seen_run) \
+         VALUES ('elkassa', 'ELK1', $1, $3, 7)",
+        "INSERT INTO branches (registration_id, cabang_id, first_seen_at, last_seen_at, last_seen_run, removed_at) \
+         VALUES ('ELK1', 'ELK1-1', $1, $3, 7, NULL), ('ELK1', 'ELK1-2', $1, $2, 5, NULL), \
+         ('ELK1', 'ELK1-3', $1, $2, 5, $3)",
+    ];
+    for sql in statements {
+        macro_rules! insert {
+            ($pool:expr) => {
+                sqlx::query(sql)
+                    .bind(day(1))
+                    .bind(day(10))
+                    .bind(day(20))
+                    .execute($pool)
+                    .await
+                    .map(drop)
+            };
+        }
+        match warehouse {
+            Warehouse::Sqlite(pool) => insert!(pool),
+            Warehouse::Postgres(pool) => insert!(pool),
+        }
+        .expect(sql);
+    }
+}
+
+async fn branches_read_the_same_across_0007(db: &TestWarehouse) {
+    migrate_up_to(&db.warehouse, "0007").await;
+    insert_shop_with_branches(&db.warehouse).await;
+    let before = branches(&db.warehouse).await;
+    db.warehouse.migrate().await.expect("migrate to the latest");
+    assert_eq!(branches(&db.warehouse).await, before);
+    // The dropped branch is not current: it keeps its own run for the sweep.
+    assert_eq!(before[1].2, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_read_the_same_across_migration_0007_on_sqlite() {
+    let db = TestWarehouse::sqlite_unmigrated().await;
+    branches_read_the_same_across_0007(&db).await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_read_the_same_across_migration_0007_on_postgres() {
+    let db = TestWarehouse::postgres_unmigrated().await;
+    branches_read_the_same_across_0007(&db).await;
+    db.cleanup().await;
 }

@@ -158,3 +158,51 @@ async fn dropped_cabang_survives_no_refresh(db: &TestWarehouse) {
     );
     server.stop().await;
 }
+
+on_both_backends!(a_current_branch_shows_its_shops_last_sighting_and_a_dropped_one_keeps_the_last_night_it_was_listed => branches_follow_their_shop);
+
+async fn branches_follow_their_shop(db: &TestWarehouse) {
+    let server = partner(120, Faults::default()).await;
+    let config = config_for(&server);
+    sync(&db.warehouse, &config).await;
+    let first_run = latest_run(db).await;
+    sync(&db.warehouse, &config).await;
+    let second_run = latest_run(db).await;
+    let shop = sim_ids(&server)
+        .into_iter()
+        .find(|id| server.sim().remove_cabang(id, &format!("{id}-1")))
+        .expect("some shop has a cabang");
+    let shop_seen = format!(
+        "SELECT CAST(last_seen_at AS TEXT) FROM provider_accounts WHERE external_id = '{shop}'"
+    );
+    let branch = |table: &str, column: &str| {
+        format!("SELECT CAST({column} AS TEXT) FROM {table} WHERE cabang_id = '{shop}-1'")
+    };
+    let seen_second = text(&db.warehouse, &shop_seen).await;
+    assert_eq!(
+        text(&db.warehouse, &branch("branches", "last_seen_at")).await,
+        seen_second,
+        "a current branch was last seen when its shop was"
+    );
+    assert_eq!(
+        text(&db.warehouse, &branch("branch_records", "last_seen_run")).await,
+        Some(first_run.to_string()),
+        "the unchanged night wrote no branch row"
+    );
+
+    sync(&db.warehouse, &config).await;
+    assert_ne!(text(&db.warehouse, &shop_seen).await, seen_second);
+    assert_eq!(
+        text(&db.warehouse, &branch("branches", "last_seen_at")).await,
+        seen_second,
+        "the dropped branch keeps the last night it was listed"
+    );
+    assert_eq!(
+        text(&db.warehouse, &branch("branches", "last_seen_run")).await,
+        Some(second_run.to_string())
+    );
+    assert!(text(&db.warehouse, &branch("branches", "removed_at"))
+        .await
+        .is_some());
+    server.stop().await;
+}

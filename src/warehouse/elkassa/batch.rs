@@ -59,6 +59,10 @@ pub(super) struct Split<'a> {
     /// Listed exactly as stored, with the run that last saw them: noted
     /// for the end-of-run refresh.
     pub unchanged: Vec<(StagedAccount<'a>, i64)>,
+    /// Whether the warehouse held accounts when the run started: only then
+    /// can a merge drop a stored branch whose last sighting must be frozen
+    /// first (a first load has none, and skips that statement each batch).
+    pub restages_stored: bool,
 }
 
 /// Splits `accounts` by their digests against the run's known digests.
@@ -70,11 +74,13 @@ pub(super) fn split_unchanged<'a>(
         return Split {
             changed: accounts,
             unchanged: Vec::new(),
+            restages_stored: false,
         };
     }
     let mut split = Split {
         changed: Vec::new(),
         unchanged: Vec::new(),
+        restages_stored: true,
     };
     for account in accounts {
         match known.classify(account.row, account.digest) {
@@ -101,6 +107,7 @@ pub(super) fn batch_stats(
     BatchStats {
         accounts: listed,
         branches: (merged_branches.len() + unchanged_branches) as u64,
+        unchanged_branches: unchanged_branches as u64,
         raw_bytes: pages.iter().map(|page| page.raw.size as u64).sum(),
         stored_bytes: pages.iter().map(|page| page.raw.stored.len() as u64).sum(),
         ..BatchStats::default()

@@ -144,13 +144,19 @@ macro_rules! insert_raw {
 
 /// Merges the staged rows into the warehouse; evaluates to history rows added.
 macro_rules! merge_staged {
-    ($tx:ident, $at:expr, $run_id:expr, $postgres:expr) => {{
+    ($tx:ident, $at:expr, $run_id:expr, $postgres:expr, $freeze:expr) => {{
         let run = |statement: &'static str| sqlx::query(statement).bind($at).bind($run_id);
         sqlx::query(sql::MERGE_CUSTOMERS)
             .bind($at)
             .execute(&mut *$tx)
             .await
             .map_err(op("merge customers"))?;
+        if $freeze {
+            sqlx::query(sql::FREEZE_BRANCHES)
+                .execute(&mut *$tx)
+                .await
+                .map_err(op("freeze dropped branches"))?;
+        }
         run(sql::MERGE_ACCOUNTS)
             .execute(&mut *$tx)
             .await
@@ -331,7 +337,7 @@ impl ElkassaLoader {
                 Staging::stage(&mut *tx, &split.changed, branches, &raw_ids).await?;
                 stats.phases.stage = lap.elapsed();
                 lap = Instant::now();
-                stats.history_rows = merge_staged!(tx, at, run_id, postgres);
+                stats.history_rows = merge_staged!(tx, at, run_id, postgres, split.restages_stored);
                 stats.phases.merge = lap.elapsed();
             }
             lap = Instant::now();
@@ -344,7 +350,8 @@ impl ElkassaLoader {
     }
 
     /// After the run's last batch: refreshes `last_seen_*` of every account
-    /// this loader found unchanged, and of their branches, in one transaction.
+    /// this loader found unchanged, in one transaction (their branches read
+    /// theirs from the account).
     pub async fn refresh_unchanged(&mut self) -> Result<Refreshed, WarehouseError> {
         let run_id = self.run_id;
         dual!(&mut self.conn, Conn, conn => SeenAccounts::refresh_seen(&mut **conn, run_id).await)

@@ -93,8 +93,11 @@ impl LandedPage {
 pub struct BatchStats {
     /// Distinct accounts landed (merged, or noted as listed unchanged).
     pub accounts: u64,
-    /// Distinct branches landed (merged or refreshed).
+    /// Distinct branches landed (merged, or listed with an unchanged account).
     pub branches: u64,
+    /// Branches listed with the accounts found unchanged (not written:
+    /// the view `branches` reads their last sighting from the account).
+    pub unchanged_branches: u64,
     /// Contract versions added.
     pub history_rows: u64,
     /// Bytes of raw bodies as received.
@@ -110,7 +113,7 @@ pub struct BatchStats {
 pub struct PhaseTimes {
     /// Storing raw bodies.
     pub raw: std::time::Duration,
-    /// Refreshing accounts listed unchanged, and their branches.
+    /// Refreshing accounts listed unchanged.
     pub refresh: std::time::Duration,
     /// Filling the staging tables.
     pub stage: std::time::Duration,

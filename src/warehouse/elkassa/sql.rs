@@ -68,17 +68,28 @@ pub const MERGE_CUSTOMERS: &str = "INSERT INTO customers (email, shop_name, crea
 /// otherwise, not every account.
 pub const MERGE_ACCOUNTS: &str = "INSERT INTO provider_accounts (provider, external_id, customer_id, match_rule, \
     status, email, shop_name, address, user_type, user_type_desc, registered_at, first_seen_at, last_seen_at, \
-    last_seen_run, source_raw_id, source_digest) \
+    last_seen_run, merged_run, source_raw_id, source_digest) \
     SELECT 'elkassa', s.external_id, c.customer_id, CASE WHEN c.customer_id IS NULL THEN 'new' ELSE 'email' END, \
     s.status, s.email, s.shop_name, s.address, s.user_type, \
-    s.user_type_desc, s.registered_at, $1, $1, $2, s.raw_id, s.source_digest \
+    s.user_type_desc, s.registered_at, $1, $1, $2, $2, s.raw_id, s.source_digest \
     FROM stage_accounts s LEFT JOIN customers c ON c.email = s.email_norm WHERE true ORDER BY s.external_id \
     ON CONFLICT (provider, external_id) DO UPDATE SET customer_id = excluded.customer_id, \
     match_rule = excluded.match_rule, status = excluded.status, \
     email = excluded.email, shop_name = excluded.shop_name, address = excluded.address, \
     user_type = excluded.user_type, user_type_desc = excluded.user_type_desc, registered_at = excluded.registered_at, \
-    last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run, removed_at = NULL, \
-    source_raw_id = excluded.source_raw_id, source_digest = excluded.source_digest";
+    last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run, merged_run = excluded.merged_run, \
+    removed_at = NULL, source_raw_id = excluded.source_raw_id, source_digest = excluded.source_digest";
+
+/// Before a staged account's row is overwritten: its current branches (the
+/// ones its latest full write listed) take the instant and run the view
+/// `branches` showed for them, the shop's, so one this listing drops keeps
+/// when it was last seen. A shop merged at its last sighting has nothing to
+/// freeze (its branches already carry those values).
+pub const FREEZE_BRANCHES: &str = "UPDATE branch_records SET last_seen_at = a.last_seen_at, \
+    last_seen_run = a.last_seen_run \
+    FROM stage_accounts s JOIN provider_accounts a ON a.provider = 'elkassa' AND a.external_id = s.external_id \
+    WHERE branch_records.registration_id = s.external_id AND branch_records.removed_at IS NULL \
+    AND branch_records.last_seen_run = a.merged_run AND a.last_seen_run <> a.merged_run";
 
 /// The contract columns whose change makes a new history version
 /// (`c` the stored contract, `s` the staged one).
@@ -128,7 +139,7 @@ macro_rules! upsert_changed_contracts {
 
 pub const MERGE_CONTRACTS: &str = upsert_changed_contracts!();
 
-pub const MERGE_BRANCHES: &str = "INSERT INTO branches (registration_id, cabang_id, name, address, first_seen_at, \
+pub const MERGE_BRANCHES: &str = "INSERT INTO branch_records (registration_id, cabang_id, name, address, first_seen_at, \
     last_seen_at, last_seen_run) \
     SELECT b.registration_id, b.cabang_id, b.name, b.address, $1, $1, $2 FROM stage_branches b WHERE true \
     ORDER BY b.registration_id, b.cabang_id \
@@ -143,8 +154,16 @@ pub const UPSERT_PACKET: &str = "INSERT INTO packets (packet_id, packet_code, pa
 pub const SWEEP_ACCOUNTS: &str = "UPDATE provider_accounts SET removed_at = $1 \
     WHERE provider = 'elkassa' AND removed_at IS NULL AND last_seen_run <> $2";
 
-pub const SWEEP_BRANCHES: &str =
-    "UPDATE branches SET removed_at = $1 WHERE removed_at IS NULL AND last_seen_run <> $2";
+/// Branches whose shop run `$2` did not see, or that its shop's latest full
+/// write did not list, are removed, keeping the last_seen values the view
+/// showed for them.
+pub const SWEEP_BRANCHES: &str = "UPDATE branch_records SET removed_at = $1, \
+    last_seen_at = CASE WHEN branch_records.last_seen_run = a.merged_run THEN a.last_seen_at \
+    ELSE branch_records.last_seen_at END, \
+    last_seen_run = CASE WHEN branch_records.last_seen_run = a.merged_run THEN a.last_seen_run \
+    ELSE branch_records.last_seen_run END \
+    FROM provider_accounts a WHERE a.provider = 'elkassa' AND a.external_id = branch_records.registration_id \
+    AND branch_records.removed_at IS NULL AND (a.last_seen_run <> $2 OR branch_records.last_seen_run <> a.merged_run)";
 
 /// Postgres: contracts and their history in one statement, so each staged
 /// row probes `contracts` once. Data-modifying CTEs all see the snapshot
@@ -174,7 +193,8 @@ pub const CENSUS_ACCOUNTS: &str = "SELECT \
     COALESCE(SUM(CASE WHEN removed_at IS NULL AND last_seen_run <> $1 THEN 1 ELSE 0 END), 0) \
     FROM provider_accounts WHERE provider = 'elkassa'";
 
-/// Seen and active-but-unseen branches of run `$1`, in one scan.
+/// Seen and active-but-unseen branches of run `$1`, in one scan of the
+/// view (current branches take their shop's last run).
 pub const CENSUS_BRANCHES: &str = "SELECT \
     COALESCE(SUM(CASE WHEN last_seen_run = $1 THEN 1 ELSE 0 END), 0), \
     COALESCE(SUM(CASE WHEN removed_at IS NULL AND last_seen_run <> $1 THEN 1 ELSE 0 END), 0) \
