@@ -110,19 +110,28 @@ async fn findings_keep_their_dates_across_0005(db: &TestWarehouse) {
     assert_eq!(open_seen.as_deref(), Some("1"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn findings_keep_their_first_last_and_resolved_dates_across_migration_0005_on_sqlite() {
-    let db = TestWarehouse::sqlite_unmigrated().await;
-    findings_keep_their_dates_across_0005(&db).await;
-    db.cleanup().await;
+/// As `on_both_backends!`, over warehouses the check migrates itself.
+macro_rules! on_both_unmigrated {
+    ($name:ident => $check:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                let db = $crate::harness::TestWarehouse::sqlite_unmigrated().await;
+                super::$check(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                let db = $crate::harness::TestWarehouse::postgres_unmigrated().await;
+                super::$check(&db).await;
+                db.cleanup().await;
+            }
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn findings_keep_their_first_last_and_resolved_dates_across_migration_0005_on_postgres() {
-    let db = TestWarehouse::postgres_unmigrated().await;
-    findings_keep_their_dates_across_0005(&db).await;
-    db.cleanup().await;
-}
+on_both_unmigrated!(findings_keep_their_first_last_and_resolved_dates_across_migration_0005 => findings_keep_their_dates_across_0005);
 
 on_both_backends!(a_finding_must_name_an_existing_run_and_that_run_stays => finding_runs_are_enforced);
 
@@ -224,16 +233,4 @@ async fn branches_read_the_same_across_0007(db: &TestWarehouse) {
     assert_eq!(before[1].2, 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn branches_read_the_same_across_migration_0007_on_sqlite() {
-    let db = TestWarehouse::sqlite_unmigrated().await;
-    branches_read_the_same_across_0007(&db).await;
-    db.cleanup().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn branches_read_the_same_across_migration_0007_on_postgres() {
-    let db = TestWarehouse::postgres_unmigrated().await;
-    branches_read_the_same_across_0007(&db).await;
-    db.cleanup().await;
-}
+on_both_unmigrated!(branches_read_the_same_across_migration_0007 => branches_read_the_same_across_0007);
