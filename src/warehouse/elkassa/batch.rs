@@ -56,9 +56,8 @@ pub(super) fn branches_of<'a>(accounts: &[StagedAccount<'a>]) -> Vec<(&'a str, &
 pub(super) struct Split<'a> {
     /// New or changed: merged in full.
     pub changed: Vec<StagedAccount<'a>>,
-    /// Listed exactly as stored, with the run that last saw them: noted
-    /// for the end-of-run refresh.
-    pub unchanged: Vec<(StagedAccount<'a>, i64)>,
+    /// Listed exactly as stored: noted for the end-of-run refresh.
+    pub unchanged: Vec<StagedAccount<'a>>,
     /// Whether the warehouse held accounts when the run started: only then
     /// can a merge drop a stored branch whose last sighting must be frozen
     /// first (a first load has none, and skips that statement each batch).
@@ -84,7 +83,7 @@ pub(super) fn split_unchanged<'a>(
     };
     for account in accounts {
         match known.classify(account.row, account.digest) {
-            Listed::Unchanged { last_seen_run } => split.unchanged.push((account, last_seen_run)),
+            Listed::Unchanged => split.unchanged.push(account),
             Listed::AlreadyNoted => {}
             Listed::Changed => split.changed.push(account),
         }
@@ -102,7 +101,7 @@ pub(super) fn batch_stats(
     let unchanged_branches: usize = split
         .unchanged
         .iter()
-        .map(|(account, _)| account.row.branches.len())
+        .map(|account| account.row.branches.len())
         .sum();
     BatchStats {
         accounts: listed,
@@ -116,16 +115,15 @@ pub(super) fn batch_stats(
 
 /// The `seen_accounts` rows of a batch's unchanged accounts.
 pub(super) fn seen_rows<'a>(
-    unchanged: &'a [(StagedAccount<'a>, i64)],
+    unchanged: &'a [StagedAccount<'a>],
     raw_ids: &HashMap<String, i64>,
 ) -> Vec<SeenAccount<'a>> {
     unchanged
         .iter()
-        .map(|(account, last_seen_run)| SeenAccount {
+        .map(|account| SeenAccount {
             external_id: account.row.external_id.as_str(),
             digest: account.digest,
             raw_id: raw_ids.get(account.request_key.as_str()).copied(),
-            last_seen_run: *last_seen_run,
         })
         .collect()
 }

@@ -2,8 +2,7 @@
 //! listed account is classified unchanged or changed in memory, without a
 //! database round trip per account.
 //!
-//! Held as (id hash, digest, run that last saw it): 24 bytes an account,
-//! 24 MiB at a million. A hash collision between two ids can only send an account down
+//! Held as (id hash, digest): 16 bytes an account, 16 MiB at a million. A hash collision between two ids can only send an account down
 //! the full merge (its digest will not match); the refresh at the end of the
 //! run checks each digest against the stored one again in SQL.
 
@@ -17,8 +16,8 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Stored digests of the accounts active when the run started.
 #[derive(Debug, Default)]
 pub struct KnownDigests {
-    /// (hash of external_id, stored digest, `last_seen_run`), sorted.
-    entries: Vec<(u64, i64, i64)>,
+    /// (hash of external_id, stored digest), sorted.
+    entries: Vec<(u64, i64)>,
     /// Where the entries whose hash starts with each `shift`-bit prefix
     /// begin: hashes are uniform, so a lookup lands within an entry or two
     /// of its target instead of binary-searching a million (two cache
@@ -40,12 +39,9 @@ const MERGED: u8 = 2;
 /// How a listed account compares with the warehouse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listed {
-    /// Listed exactly as stored: only `last_seen_*` needs refreshing (of
-    /// the account, and of the branches that run saw with it).
-    Unchanged {
-        /// The run that last saw the account.
-        last_seen_run: i64,
-    },
+    /// Listed exactly as stored: only the account's `last_seen_*` needs
+    /// refreshing (its branches read theirs from it).
+    Unchanged,
     /// Listed as stored again: already noted by an earlier batch of this run.
     AlreadyNoted,
     /// New, changed, or already merged this run: merge in full.
@@ -53,18 +49,18 @@ pub enum Listed {
 }
 
 impl KnownDigests {
-    /// Builds the set from (external_id, source_digest, last_seen_run) rows.
+    /// Builds the set from (external_id, source_digest) rows.
     #[cfg(test)]
-    pub fn from_rows(rows: impl IntoIterator<Item = (String, i64, i64)>) -> Self {
+    pub fn from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> Self {
         Self::from_hashed(
             rows.into_iter()
-                .map(|(id, digest, run)| (id_hash(&id), digest, run))
+                .map(|(id, digest)| (id_hash(&id), digest))
                 .collect(),
         )
     }
 
-    /// Builds the set from ([`id_hash`] of external_id, source_digest, last_seen_run).
-    pub fn from_hashed(mut entries: Vec<(u64, i64, i64)>) -> Self {
+    /// Builds the set from ([`id_hash`] of external_id, source_digest).
+    pub fn from_hashed(mut entries: Vec<(u64, i64)>) -> Self {
         entries.sort_unstable();
         entries.shrink_to_fit();
         let state = entries.iter().map(|_| AtomicU8::new(UNTOUCHED)).collect();
@@ -73,7 +69,7 @@ impl KnownDigests {
         let shift = 64 - bits;
         // starts[p] = entries with a prefix below p = where prefix p begins.
         let mut starts = vec![0u32; (1 << bits) + 1];
-        for (key, _, _) in &entries {
+        for (key, _) in &entries {
             starts[(key >> shift) as usize + 1] += 1;
         }
         for prefix in 1..starts.len() {
@@ -103,14 +99,14 @@ impl KnownDigests {
         let Some(at) = self.position(&account.external_id) else {
             return Listed::Changed;
         };
-        let (_, stored, last_seen_run) = self.entries[at];
+        let (_, stored) = self.entries[at];
         let state = &self.state[at];
         if stored != digest {
             state.store(MERGED, Ordering::Relaxed);
             return Listed::Changed;
         }
         match state.compare_exchange(UNTOUCHED, NOTED, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => Listed::Unchanged { last_seen_run },
+            Ok(_) => Listed::Unchanged,
             Err(NOTED) => Listed::AlreadyNoted,
             Err(_) => Listed::Changed,
         }
@@ -136,7 +132,7 @@ impl KnownDigests {
             self.starts[prefix] as usize,
             self.starts[prefix + 1] as usize,
         );
-        let at = from + self.entries[from..to].partition_point(|(key, _, _)| *key < hash);
+        let at = from + self.entries[from..to].partition_point(|(key, _)| *key < hash);
         (at < to && self.entries[at].0 == hash).then_some(at)
     }
 
@@ -156,14 +152,13 @@ impl Warehouse {
     /// The stored digests of the active ELKASSA accounts, streamed in.
     pub(super) async fn known_elkassa_digests(&self) -> Result<KnownDigests, WarehouseError> {
         use futures::TryStreamExt;
-        const SQL: &str =
-            "SELECT external_id, source_digest, last_seen_run FROM provider_accounts \
+        const SQL: &str = "SELECT external_id, source_digest FROM provider_accounts \
             WHERE provider = 'elkassa' AND removed_at IS NULL AND source_digest IS NOT NULL";
         let mut entries = Vec::new();
         dual!(self, Warehouse, pool => {
-            let mut rows = sqlx::query_as::<_, (String, i64, i64)>(SQL).fetch(pool);
-            while let Some((id, digest, run)) = rows.try_next().await.map_err(op("read stored digests"))? {
-                entries.push((id_hash(&id), digest, run));
+            let mut rows = sqlx::query_as::<_, (String, i64)>(SQL).fetch(pool);
+            while let Some((id, digest)) = rows.try_next().await.map_err(op("read stored digests"))? {
+                entries.push((id_hash(&id), digest));
             }
         });
         Ok(KnownDigests::from_hashed(entries))
@@ -185,7 +180,7 @@ mod tests {
     fn known(rows: &[AccountRow]) -> KnownDigests {
         KnownDigests::from_rows(
             rows.iter()
-                .map(|row| (row.external_id.clone(), account_digest(row), 4)),
+                .map(|row| (row.external_id.clone(), account_digest(row))),
         )
     }
 
@@ -193,10 +188,7 @@ mod tests {
     fn an_account_listed_as_stored_is_unchanged_and_a_new_or_edited_one_is_not() {
         let known = known(&[account("A", "Toko"), account("B", "Warung")]);
         assert_eq!(known.len(), 2);
-        assert_eq!(
-            known.classify_row(&account("A", "Toko")),
-            Listed::Unchanged { last_seen_run: 4 }
-        );
+        assert_eq!(known.classify_row(&account("A", "Toko")), Listed::Unchanged);
         assert_eq!(
             known.classify_row(&account("B", "Warung Baru")),
             Listed::Changed
@@ -207,7 +199,7 @@ mod tests {
     #[test]
     fn an_account_listed_as_stored_twice_is_noted_once_and_again_after_its_batch_failed() {
         let known = known(&[account("A", "Toko")]);
-        let unchanged = Listed::Unchanged { last_seen_run: 4 };
+        let unchanged = Listed::Unchanged;
         assert_eq!(known.classify_row(&account("A", "Toko")), unchanged);
         assert_eq!(
             known.classify_row(&account("A", "Toko")),
@@ -224,7 +216,7 @@ mod tests {
             .collect();
         let known = known(&rows);
         for row in &rows {
-            assert!(matches!(known.classify_row(row), Listed::Unchanged { .. }));
+            assert!(matches!(known.classify_row(row), Listed::Unchanged));
         }
         for n in 5_000..6_000 {
             let stranger = account(&format!("ELK{n}"), "Toko");

@@ -288,7 +288,7 @@ impl ElkassaLoader {
             .await
         {
             // The batch will be written again and must note them again.
-            for (account, _) in &split.unchanged {
+            for account in &split.unchanged {
                 self.known.unnote(&account.row.external_id);
             }
             return Err(err);

@@ -28,24 +28,20 @@ pub struct SeenAccount<'a> {
     pub digest: i64,
     /// Raw body it was listed in.
     pub raw_id: Option<i64>,
-    /// The run that last saw it.
-    pub last_seen_run: i64,
 }
 
 /// Kept across the run's transactions (rows of a rolled-back batch go with it).
 pub const CREATE_SEEN_POSTGRES: &str = "CREATE TEMP TABLE IF NOT EXISTS seen_accounts (
-    external_id text NOT NULL, digest bigint NOT NULL, raw_id bigint, last_seen_run bigint NOT NULL,
-    seen_at timestamptz NOT NULL)";
+    external_id text NOT NULL, digest bigint NOT NULL, raw_id bigint, seen_at timestamptz NOT NULL)";
 
 pub const CREATE_SEEN_SQLITE: &str = "CREATE TEMP TABLE IF NOT EXISTS seen_accounts (
-    external_id TEXT NOT NULL, digest INTEGER NOT NULL, raw_id INTEGER, last_seen_run INTEGER NOT NULL,
-    seen_at TEXT NOT NULL)";
+    external_id TEXT NOT NULL, digest INTEGER NOT NULL, raw_id INTEGER, seen_at TEXT NOT NULL)";
 
 pub const INDEX_SEEN_SQLITE: &str =
     "CREATE INDEX IF NOT EXISTS temp.seen_accounts_id ON seen_accounts (external_id)";
 
 const COPY_SEEN: &str =
-    "COPY seen_accounts (external_id, digest, raw_id, last_seen_run, seen_at) FROM STDIN WITH (FORMAT binary)";
+    "COPY seen_accounts (external_id, digest, raw_id, seen_at) FROM STDIN WITH (FORMAT binary)";
 
 const REFRESH_ACCOUNTS: &str =
     "UPDATE provider_accounts SET last_seen_at = s.seen_at, last_seen_run = $1, \
@@ -96,15 +92,14 @@ impl SeenAccounts for PgConnection {
         if accounts.is_empty() {
             return Ok(());
         }
-        // Binary: four of the five fields are numbers and an instant, which
+        // Binary: three of the four fields are numbers and an instant, which
         // as CSV the server would parse from text a million times a night.
         let mut rows = BinaryRows::with_capacity(accounts.len() * 64);
         for account in accounts {
-            rows.row(5);
+            rows.row(4);
             rows.text(Some(account.external_id));
             rows.int8(Some(account.digest));
             rows.int8(account.raw_id);
-            rows.int8(Some(account.last_seen_run));
             rows.instant(Some(at));
         }
         copy_binary(self, COPY_SEEN, rows, "note unchanged accounts").await
@@ -144,13 +139,12 @@ impl SeenAccounts for SqliteConnection {
     ) -> Result<(), WarehouseError> {
         for chunk in accounts.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::new(
-                "INSERT INTO seen_accounts (external_id, digest, raw_id, last_seen_run, seen_at) ",
+                "INSERT INTO seen_accounts (external_id, digest, raw_id, seen_at) ",
             );
             insert.push_values(chunk, |mut row, account| {
                 row.push_bind(account.external_id)
                     .push_bind(account.digest)
                     .push_bind(account.raw_id)
-                    .push_bind(account.last_seen_run)
                     .push_bind(at);
             });
             insert
