@@ -20,6 +20,9 @@ COMMENT ON COLUMN rekon.provider_accounts.merged_run IS 'ELKASSA: run of the lat
 UPDATE rekon.provider_accounts SET merged_run = last_seen_run WHERE provider = 'elkassa';
 
 ALTER TABLE rekon.branches RENAME TO branch_records;
+-- 0004 left half of each page free for the nightly rewrite that no longer
+-- happens: pages written from now on are filled.
+ALTER TABLE rekon.branch_records RESET (fillfactor);
 COMMENT ON TABLE rekon.branch_records IS 'The rows behind the view branches: ELKASSA cabangs as the shop''s latest full listing of them left them. Read branches, which fills in last_seen_* of current ones from their shop.';
 COMMENT ON COLUMN rekon.branch_records.last_seen_at IS 'When the shop''s listing that wrote the branch was read; frozen to the shop''s last_seen_at once the branch is dropped or removed. Read branches for the current value.';
 COMMENT ON COLUMN rekon.branch_records.last_seen_run IS 'The run of that write: equal to provider_accounts.merged_run while the branch is current.';
