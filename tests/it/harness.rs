@@ -194,22 +194,39 @@ pub fn sim_ids(server: &SimServer) -> Vec<String> {
     ids
 }
 
+/// Evaluates `$body` with `$pool` bound to the warehouse's pool, whichever
+/// backend it is (the body is compiled once per backend).
+#[macro_export]
+macro_rules! with_pool {
+    ($warehouse:expr, $pool:ident => $body:expr) => {
+        match $warehouse {
+            rekon::warehouse::Warehouse::Sqlite($pool) => $body,
+            rekon::warehouse::Warehouse::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Declares `mod $name { on_sqlite, on_postgres }` running the async fn
-/// `$check(&TestWarehouse)` against a fresh warehouse of each backend.
+/// `$check(&TestWarehouse)` against a fresh warehouse of each backend,
+/// migrated, or as the two named constructors make it (e.g.
+/// `sqlite_unmigrated, postgres_unmigrated` for a check that migrates).
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident => $check:ident) => {
+        $crate::on_both_backends!($name => $check, sqlite, postgres);
+    };
+    ($name:ident => $check:ident, $sqlite:ident, $postgres:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
-                let db = $crate::harness::TestWarehouse::sqlite().await;
+                let db = $crate::harness::TestWarehouse::$sqlite().await;
                 super::$check(&db).await;
                 db.cleanup().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_postgres() {
-                let db = $crate::harness::TestWarehouse::postgres().await;
+                let db = $crate::harness::TestWarehouse::$postgres().await;
                 super::$check(&db).await;
                 db.cleanup().await;
             }

@@ -2,7 +2,7 @@
 //! before a migration reads the same after it.
 
 use crate::harness::*;
-use crate::on_both_backends;
+use crate::{on_both_backends, with_pool};
 use chrono::{DateTime, TimeZone, Utc};
 use rekon::warehouse::Warehouse;
 use sqlx::migrate::Migrator;
@@ -58,23 +58,10 @@ async fn insert_findings(warehouse: &Warehouse) {
         ),
     ];
     for (key, id, first, last, resolved) in rows {
-        macro_rules! insert {
-            ($pool:expr) => {
-                sqlx::query(sql)
-                    .bind(key)
-                    .bind(id)
-                    .bind(first)
-                    .bind(last)
-                    .bind(resolved)
-                    .execute($pool)
-                    .await
-                    .map(drop)
-            };
-        }
-        match warehouse {
-            Warehouse::Sqlite(pool) => insert!(pool),
-            Warehouse::Postgres(pool) => insert!(pool),
-        }
+        with_pool!(warehouse, pool => {
+            let query = sqlx::query(sql).bind(key).bind(id).bind(first).bind(last).bind(resolved);
+            query.execute(pool).await.map(drop)
+        })
         .expect("insert finding");
     }
 }
@@ -83,11 +70,8 @@ async fn insert_findings(warehouse: &Warehouse) {
 async fn findings(warehouse: &Warehouse) -> Vec<(String, i64, i64, Option<i64>)> {
     let sql = "SELECT finding_key, first_seen_at, last_seen_at, resolved_at FROM findings ORDER BY finding_key";
     type Row = (String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
-    let rows: Vec<Row> = match warehouse {
-        Warehouse::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-        Warehouse::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-    }
-    .expect(sql);
+    let rows: Vec<Row> =
+        with_pool!(warehouse, pool => sqlx::query_as(sql).fetch_all(pool).await).expect(sql);
     rows.into_iter()
         .map(|(key, first, last, resolved)| {
             let resolved = resolved.map(|at| at.timestamp());
@@ -110,28 +94,7 @@ async fn findings_keep_their_dates_across_0005(db: &TestWarehouse) {
     assert_eq!(open_seen.as_deref(), Some("1"));
 }
 
-/// As `on_both_backends!`, over warehouses the check migrates itself.
-macro_rules! on_both_unmigrated {
-    ($name:ident => $check:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let db = $crate::harness::TestWarehouse::sqlite_unmigrated().await;
-                super::$check(&db).await;
-                db.cleanup().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let db = $crate::harness::TestWarehouse::postgres_unmigrated().await;
-                super::$check(&db).await;
-                db.cleanup().await;
-            }
-        }
-    };
-}
-
-on_both_unmigrated!(findings_keep_their_first_last_and_resolved_dates_across_migration_0005 => findings_keep_their_dates_across_0005);
+on_both_backends!(findings_keep_their_first_last_and_resolved_dates_across_migration_0005 => findings_keep_their_dates_across_0005, sqlite_unmigrated, postgres_unmigrated);
 
 on_both_backends!(a_finding_must_name_an_existing_run_and_that_run_stays => finding_runs_are_enforced);
 
@@ -149,10 +112,7 @@ async fn finding_runs_are_enforced(db: &TestWarehouse) {
         )
     };
     let run = |sql: String| async move {
-        match warehouse {
-            Warehouse::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-            Warehouse::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-        }
+        with_pool!(warehouse, pool => sqlx::query(&sql).execute(pool).await.map(drop))
     };
     run(insert(named))
         .await
@@ -181,11 +141,8 @@ async fn finding_runs_are_enforced(db: &TestWarehouse) {
 async fn branches(warehouse: &Warehouse) -> Vec<(String, i64, i64, Option<i64>)> {
     let sql = "SELECT cabang_id, last_seen_at, last_seen_run, removed_at FROM branches ORDER BY cabang_id";
     type Row = (String, DateTime<Utc>, i64, Option<DateTime<Utc>>);
-    let rows: Vec<Row> = match warehouse {
-        Warehouse::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-        Warehouse::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-    }
-    .expect(sql);
+    let rows: Vec<Row> =
+        with_pool!(warehouse, pool => sqlx::query_as(sql).fetch_all(pool).await).expect(sql);
     rows.into_iter()
         .map(|(id, last, run, removed)| {
             (id, last.timestamp(), run, removed.map(|at| at.timestamp()))
@@ -204,21 +161,10 @@ async fn insert_shop_with_branches(warehouse: &Warehouse) {
          ('ELK1', 'ELK1-3', $1, $2, 5, $3)",
     ];
     for sql in statements {
-        macro_rules! insert {
-            ($pool:expr) => {
-                sqlx::query(sql)
-                    .bind(day(1))
-                    .bind(day(10))
-                    .bind(day(20))
-                    .execute($pool)
-                    .await
-                    .map(drop)
-            };
-        }
-        match warehouse {
-            Warehouse::Sqlite(pool) => insert!(pool),
-            Warehouse::Postgres(pool) => insert!(pool),
-        }
+        with_pool!(warehouse, pool => {
+            let query = sqlx::query(sql).bind(day(1)).bind(day(10)).bind(day(20));
+            query.execute(pool).await.map(drop)
+        })
         .expect(sql);
     }
 }
@@ -233,4 +179,4 @@ async fn branches_read_the_same_across_0007(db: &TestWarehouse) {
     assert_eq!(before[1].2, 5);
 }
 
-on_both_unmigrated!(branches_read_the_same_across_migration_0007 => branches_read_the_same_across_0007);
+on_both_backends!(branches_read_the_same_across_migration_0007 => branches_read_the_same_across_0007, sqlite_unmigrated, postgres_unmigrated);
