@@ -58,10 +58,6 @@ pub(super) struct Split<'a> {
     pub changed: Vec<StagedAccount<'a>>,
     /// Listed exactly as stored: noted for the end-of-run refresh.
     pub unchanged: Vec<StagedAccount<'a>>,
-    /// Whether the warehouse held accounts when the run started: only then
-    /// can a merge drop a stored branch whose last sighting must be frozen
-    /// first (a first load has none, and skips that statement each batch).
-    pub restages_stored: bool,
 }
 
 /// Splits `accounts` by their digests against the run's known digests.
@@ -73,13 +69,11 @@ pub(super) fn split_unchanged<'a>(
         return Split {
             changed: accounts,
             unchanged: Vec::new(),
-            restages_stored: false,
         };
     }
     let mut split = Split {
         changed: Vec::new(),
         unchanged: Vec::new(),
-        restages_stored: true,
     };
     for account in accounts {
         match known.classify(account.row, account.digest) {

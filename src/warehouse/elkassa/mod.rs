@@ -313,6 +313,9 @@ impl ElkassaLoader {
     ) -> Result<(), WarehouseError> {
         let run_id = self.run_id;
         let postgres = matches!(self.conn, Conn::Postgres(_));
+        // Only a warehouse that held accounts when the run started can have
+        // a stored branch a merge drops (a first load skips the freeze).
+        let freeze = !self.known.is_empty();
         let stages = !split.changed.is_empty();
         let clear: &[&str] = match (stages && self.staging_used, postgres) {
             (false, _) => &[],
@@ -337,7 +340,7 @@ impl ElkassaLoader {
                 Staging::stage(&mut *tx, &split.changed, branches, &raw_ids).await?;
                 stats.phases.stage = lap.elapsed();
                 lap = Instant::now();
-                stats.history_rows = merge_staged!(tx, at, run_id, postgres, split.restages_stored);
+                stats.history_rows = merge_staged!(tx, at, run_id, postgres, freeze);
                 stats.phases.merge = lap.elapsed();
             }
             lap = Instant::now();
