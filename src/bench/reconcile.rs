@@ -244,9 +244,9 @@ impl Synthetic {
         provider: &str,
         id: String,
         email: String,
-        flags: (Matched, bool),
+        matched: Matched,
+        removed: bool,
     ) {
-        let (matched, removed) = flags;
         let status = if i.is_multiple_of(11) {
             "INACTIVE"
         } else {
@@ -290,16 +290,11 @@ impl Synthetic {
             "elkassa",
             format!("E{i}"),
             email.clone(),
-            (Matched::Email, i % 500 == 3),
+            Matched::Email,
+            i % 500 == 3,
         );
         if i % 1000 == 1 {
-            self.account(
-                i,
-                "elkassa",
-                format!("D{i}"),
-                email,
-                (Matched::Email, false),
-            );
+            self.account(i, "elkassa", format!("D{i}"), email, Matched::Email, false);
         }
         let trial = i.is_multiple_of(5);
         let (packet, expires) = if trial {
@@ -345,7 +340,7 @@ impl Synthetic {
         } else {
             (format!("c{i}@bench.test"), Matched::Email)
         };
-        self.account(i, provider, id.clone(), email, (matched, false));
+        self.account(i, provider, id.clone(), email, matched, false);
         let customer = Value::Int(i64::from(i) + 1);
         if i % 300 != 2 {
             let made = self.day(-800);
