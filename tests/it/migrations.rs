@@ -137,6 +137,76 @@ async fn finding_runs_are_enforced(db: &TestWarehouse) {
     );
 }
 
+on_both_backends!(an_account_must_name_an_existing_customer_and_that_customer_stays => account_customers_are_enforced);
+
+/// Postgres checks `provider_accounts.customer_id` per insert statement and
+/// per changing update (0008), SQLite by its foreign key: either way an
+/// account naming no customer is refused, and a customer an account names
+/// cannot be deleted.
+async fn account_customers_are_enforced(db: &TestWarehouse) {
+    let warehouse = &db.warehouse;
+    let run = |sql: &'static str| async move {
+        with_pool!(warehouse, pool => sqlx::query(sql).execute(pool).await.map(drop))
+    };
+    run("INSERT INTO customers (email, created_at, updated_at) VALUES \
+         ('a@toko.id', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), ('b@toko.id', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+        .await
+        .unwrap();
+    let account = |id: &str, customer: &str| {
+        format!(
+            "INSERT INTO provider_accounts (provider, external_id, customer_id, first_seen_at, last_seen_at, \
+             last_seen_run) SELECT 'elkassa', '{id}', {customer}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0"
+        )
+    };
+    let owned = |sql: String| async move {
+        with_pool!(warehouse, pool => sqlx::query(&sql).execute(pool).await.map(drop))
+    };
+    owned(account(
+        "E1",
+        "(SELECT customer_id FROM customers WHERE email = 'a@toko.id')",
+    ))
+    .await
+    .expect("an account of an existing customer");
+    owned(account("E2", "NULL"))
+        .await
+        .expect("an account of no customer");
+    let refused = owned(account(
+        "E3",
+        "(SELECT MAX(customer_id) + 1000 FROM customers)",
+    ))
+    .await
+    .expect_err("an account of a customer that does not exist");
+    assert!(
+        refused.to_string().to_lowercase().contains("foreign key")
+            || refused.to_string().contains("customers"),
+        "{refused}"
+    );
+    run("UPDATE provider_accounts SET customer_id = customer_id + 1000 WHERE external_id = 'E1'")
+        .await
+        .expect_err("an update to a customer that does not exist");
+    run("UPDATE provider_accounts SET customer_id = \
+         (SELECT customer_id FROM customers WHERE email = 'b@toko.id') WHERE external_id = 'E1'")
+    .await
+    .expect("an update to another customer");
+    run("DELETE FROM customers WHERE email = 'b@toko.id'")
+        .await
+        .expect_err("a customer an account names stays");
+    run("DELETE FROM customers WHERE email = 'a@toko.id'")
+        .await
+        .expect("a customer no account names can go");
+    let named = text(
+        warehouse,
+        "SELECT c.email FROM provider_accounts a JOIN customers c ON c.customer_id = a.customer_id \
+         WHERE a.external_id = 'E1'",
+    )
+    .await;
+    assert_eq!(named.as_deref(), Some("b@toko.id"));
+    assert_eq!(
+        scalar(warehouse, "SELECT COUNT(*) FROM provider_accounts").await,
+        2
+    );
+}
+
 /// (cabang, last seen, last run, removed) of every branch, instants as Unix seconds.
 async fn branches(warehouse: &Warehouse) -> Vec<(String, i64, i64, Option<i64>)> {
     let sql = "SELECT cabang_id, last_seen_at, last_seen_run, removed_at FROM branches ORDER BY cabang_id";
