@@ -166,6 +166,12 @@ async fn full(warehouse: &Warehouse, config: &Config) -> anyhow::Result<RunStatu
             number("accounts_unchanged"),
             number("branches_unchanged")
         );
+        if number("accounts_copied") > 0 {
+            println!(
+                "  first load: {} new accounts copied straight into the tables",
+                number("accounts_copied")
+            );
+        }
         let phases = &counts["writer_seconds"];
         println!(
             "  writer time: raw {:.2} s, refresh unchanged {:.2} s, stage {:.2} s, merge {:.2} s, checkpoint+commit {:.2} s, analyze {:.2} s",

@@ -298,6 +298,7 @@ fn run_counts(
         "branches_removed": sweep.branches_removed, "raw_bytes": written.raw_bytes,
         "stored_bytes": written.stored_bytes, "accounts_unchanged": written.refreshed.accounts,
         "branches_unchanged": written.unchanged_branches,
+        "accounts_copied": written.copied_accounts,
         "writer_seconds": {
             "raw": phases.raw.as_secs_f64(), "refresh": phases.refresh.as_secs_f64(),
             "stage": phases.stage.as_secs_f64(),

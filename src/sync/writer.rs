@@ -23,6 +23,8 @@ pub struct WriterTotals {
     pub history_rows: u64,
     /// Account rows merged (an account seen twice counts twice).
     pub account_rows: u64,
+    /// New accounts a first load copied straight into the tables.
+    pub copied_accounts: u64,
     /// Accounts listed as stored, refreshed after the last batch.
     pub refreshed: Refreshed,
     /// Branches listed with those accounts (left as stored).
@@ -43,7 +45,9 @@ impl WriterTotals {
         self.pages += other.pages;
         self.history_rows += other.history_rows;
         self.account_rows += other.account_rows;
+        self.copied_accounts += other.copied_accounts;
         self.refreshed.accounts += other.refreshed.accounts;
+        self.refreshed.analyze += other.refreshed.analyze;
         self.unchanged_branches += other.unchanged_branches;
         self.branch_rows += other.branch_rows;
         self.raw_bytes += other.raw_bytes;
@@ -56,6 +60,7 @@ impl WriterTotals {
         self.pages += pages as u64;
         self.history_rows += stats.history_rows;
         self.account_rows += stats.accounts;
+        self.copied_accounts += stats.copied_accounts;
         self.branch_rows += stats.branches;
         self.unchanged_branches += stats.unchanged_branches;
         self.raw_bytes += stats.raw_bytes;
@@ -129,7 +134,8 @@ async fn run_loader(
         let Some(batch) = batches.lock().await.recv().await else {
             let started = Instant::now();
             totals.refreshed = refresh_unchanged(&mut loader).await?;
-            totals.phases.refresh += started.elapsed();
+            totals.phases.refresh += started.elapsed().saturating_sub(totals.refreshed.analyze);
+            totals.phases.analyze += totals.refreshed.analyze;
             tracing::debug!(
                 accounts = totals.refreshed.accounts,
                 seconds = started.elapsed().as_secs_f64(),

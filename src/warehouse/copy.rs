@@ -99,6 +99,7 @@ const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// Rows in Postgres' binary `COPY` format, for [`copy_binary`]: a header,
 /// then per row a field count and each field as length and bytes (-1: NULL).
+#[derive(Clone)]
 pub(crate) struct BinaryRows {
     bytes: Vec<u8>,
 }
@@ -126,6 +127,11 @@ impl BinaryRows {
     /// A `bigint` field.
     pub(crate) fn int8(&mut self, value: Option<i64>) {
         self.field(value.map(i64::to_be_bytes).as_ref().map(|b| b.as_slice()));
+    }
+
+    /// A `boolean` field.
+    pub(crate) fn boolean(&mut self, value: bool) {
+        self.field(Some(&[u8::from(value)]));
     }
 
     /// A `timestamptz` field: microseconds since 2000-01-01 UTC.
@@ -196,21 +202,24 @@ mod tests {
     }
 
     #[test]
-    fn binary_rows_carry_the_header_lengths_nulls_and_postgres_epoch_instants() {
+    fn binary_rows_carry_the_header_lengths_nulls_booleans_and_postgres_epoch_instants() {
         let mut rows = BinaryRows::with_capacity(64);
-        rows.row(3);
+        rows.row(4);
         rows.text(Some("é"));
         rows.int8(None);
         rows.instant(DateTime::from_timestamp(946_684_801, 0));
+        rows.boolean(true);
         let bytes = rows.finish();
         let mut expected = b"PGCOPY\n\xff\r\n\0".to_vec();
         expected.extend_from_slice(&[0; 8]);
-        expected.extend_from_slice(&3i16.to_be_bytes());
+        expected.extend_from_slice(&4i16.to_be_bytes());
         expected.extend_from_slice(&2i32.to_be_bytes());
         expected.extend_from_slice("é".as_bytes());
         expected.extend_from_slice(&(-1i32).to_be_bytes());
         expected.extend_from_slice(&8i32.to_be_bytes());
         expected.extend_from_slice(&1_000_000i64.to_be_bytes());
+        expected.extend_from_slice(&1i32.to_be_bytes());
+        expected.push(1);
         expected.extend_from_slice(&(-1i16).to_be_bytes());
         assert_eq!(bytes, expected);
     }

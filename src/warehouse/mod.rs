@@ -64,13 +64,21 @@ impl WarehouseError {
     /// A deadlock or serialization failure: the transaction was rolled back
     /// and can simply be run again.
     pub fn is_transient_conflict(&self) -> bool {
+        self.has_code(&["40P01", "40001"])
+    }
+
+    /// A unique or foreign key violation: the rows met keys written by
+    /// someone else (the transaction was rolled back).
+    pub fn is_key_conflict(&self) -> bool {
+        self.has_code(&["23505", "23503"])
+    }
+
+    fn has_code(&self, codes: &[&str]) -> bool {
         match self {
             WarehouseError::Query {
                 source: sqlx::Error::Database(db),
                 ..
-            } => {
-                matches!(db.code().as_deref(), Some("40P01" | "40001"))
-            }
+            } => db.code().is_some_and(|code| codes.contains(&code.as_ref())),
             _ => false,
         }
     }

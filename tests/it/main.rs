@@ -13,5 +13,6 @@ mod schedule_cli;
 mod schedule_stop;
 mod sync_cli;
 mod sync_faults;
+mod sync_first_load;
 mod sync_lands;
 mod sync_unchanged;

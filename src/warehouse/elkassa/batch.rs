@@ -34,10 +34,12 @@ pub(super) fn latest_per_account(pages: &[LandedPage]) -> Vec<StagedAccount<'_>>
 }
 
 /// Each branch of `accounts` once.
-pub(super) fn branches_of<'a>(accounts: &[StagedAccount<'a>]) -> Vec<(&'a str, &'a BranchRow)> {
+pub(super) fn branches_of<'s, 'a: 's>(
+    accounts: impl IntoIterator<Item = &'s StagedAccount<'a>>,
+) -> Vec<(&'a str, &'a BranchRow)> {
     let mut seen = HashSet::new();
     accounts
-        .iter()
+        .into_iter()
         .flat_map(|account| {
             let registration_id = account.row.external_id.as_str();
             account
@@ -89,17 +91,16 @@ pub(super) fn split_unchanged<'a>(
 pub(super) fn batch_stats(
     pages: &[LandedPage],
     listed: u64,
-    split: &Split<'_>,
-    merged_branches: &[(&str, &BranchRow)],
+    unchanged: &[StagedAccount<'_>],
+    written_branches: usize,
 ) -> BatchStats {
-    let unchanged_branches: usize = split
-        .unchanged
+    let unchanged_branches: usize = unchanged
         .iter()
         .map(|account| account.row.branches.len())
         .sum();
     BatchStats {
         accounts: listed,
-        branches: (merged_branches.len() + unchanged_branches) as u64,
+        branches: (written_branches + unchanged_branches) as u64,
         unchanged_branches: unchanged_branches as u64,
         raw_bytes: pages.iter().map(|page| page.raw.size as u64).sum(),
         stored_bytes: pages.iter().map(|page| page.raw.stored.len() as u64).sum(),

@@ -4,10 +4,16 @@
 //! Rows go to per-connection temp tables first, then set-based statements
 //! merge them, so a batch costs a handful of round trips however many users
 //! it holds. Contract history is written only where a value changed, which
-//! keeps a rerun over unchanged data free of new history rows.
+//! keeps a rerun over unchanged data free of new history rows. A first load
+//! into Postgres copies its new accounts' rows straight into the tables
+//! instead (module `first_load`).
 
+#[macro_use]
+mod macros;
 mod batch;
+mod bulk;
 mod digest;
+mod first_load;
 mod known;
 mod rows;
 mod seen;
@@ -24,13 +30,14 @@ pub use seen::Refreshed;
 use super::{dual, op, Warehouse, WarehouseError};
 use batch::{batch_stats, branches_of, latest_per_account, seen_rows, split_unchanged, Split};
 use chrono::{DateTime, Utc};
+use first_load::FirstLoad;
 use known::KnownDigests;
 use seen::SeenAccounts;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 use stage::{StagedBranches, Staging};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -47,16 +54,20 @@ pub struct ElkassaLoader {
     progress: Arc<LoadProgress>,
     /// Digests of the accounts active at the start of the run (none on a first load).
     known: Arc<KnownDigests>,
+    /// Set when the run started on a Postgres warehouse without ELKASSA rows.
+    first_load: Option<Arc<FirstLoad>>,
     /// Whether the staging tables may hold an earlier batch's rows (or,
     /// on a pooled connection, an earlier run's): truncated before staging.
     staging_used: bool,
 }
 
-/// Shared by the loaders of one run, so statistics are refreshed once per doubling.
+/// Shared by the loaders of one run, so statistics are refreshed once per
+/// doubling (or once after a first load).
 #[derive(Debug, Default)]
 struct LoadProgress {
     merged: AtomicU64,
     analyzed_at: AtomicU64,
+    first_load_analyzed: AtomicBool,
 }
 
 /// Tables the merges join against, whose statistics must keep up with a
@@ -100,144 +111,24 @@ impl Warehouse {
                 run_id,
                 progress: Arc::clone(&progress),
                 known: Arc::clone(&known),
+                first_load: None,
                 staging_used: true,
             };
             loader.create_staging().await?;
             loaders.push(loader);
         }
+        if known.is_empty() {
+            if let Some(first_load) = loaders[0].start_first_load().await? {
+                let first_load = Arc::new(first_load);
+                for loader in &mut loaders {
+                    loader.first_load = Some(Arc::clone(&first_load));
+                }
+            }
+        }
         let analyzed = loaders[0].rows_at_last_analyze().await?;
         progress.analyzed_at.store(analyzed, Ordering::Relaxed);
         Ok(loaders)
     }
-}
-
-/// Inserts the batch's raw bodies; evaluates to request key → raw id.
-macro_rules! insert_raw {
-    ($tx:ident, $run_id:expr, $pages:expr) => {{
-        let mut raw_ids: HashMap<String, i64> = HashMap::with_capacity($pages.len());
-        for chunk in $pages.chunks(ROWS_PER_STATEMENT / 10) {
-            let mut insert = QueryBuilder::new(sql::INSERT_RAW);
-            insert.push_values(chunk, |mut row, page| {
-                row.push_bind($run_id)
-                    .push_bind("elkassa")
-                    .push_bind(crate::providers::elkassa::USERS_ENDPOINT)
-                    .push_bind(page.request_key())
-                    .push_bind(page.raw.fetched_at)
-                    .push_bind(i32::from(page.raw.http_status))
-                    .push_bind(page.raw.attempts as i32)
-                    .push_bind(page.raw.sha256.as_str())
-                    .push_bind(page.raw.size as i32)
-                    .push_bind(page.raw.encoding)
-                    .push_bind(page.raw.stored.as_slice());
-            });
-            insert.push(" RETURNING raw_id, request_key");
-            let ids: Vec<(i64, String)> = insert
-                .build_query_as()
-                .fetch_all(&mut *$tx)
-                .await
-                .map_err(op("store raw bodies"))?;
-            raw_ids.extend(ids.into_iter().map(|(id, key)| (key, id)));
-        }
-        raw_ids
-    }};
-}
-
-/// Merges the staged rows into the warehouse; evaluates to history rows added.
-macro_rules! merge_staged {
-    ($tx:ident, $at:expr, $run_id:expr, $postgres:expr, $freeze:expr) => {{
-        let run = |statement: &'static str| sqlx::query(statement).bind($at).bind($run_id);
-        sqlx::query(sql::MERGE_CUSTOMERS)
-            .bind($at)
-            .execute(&mut *$tx)
-            .await
-            .map_err(op("merge customers"))?;
-        if $freeze {
-            sqlx::query(sql::FREEZE_BRANCHES)
-                .execute(&mut *$tx)
-                .await
-                .map_err(op("freeze dropped branches"))?;
-        }
-        run(sql::MERGE_ACCOUNTS)
-            .execute(&mut *$tx)
-            .await
-            .map_err(op("merge accounts"))?;
-        let opened = if $postgres {
-            run(sql::MERGE_CONTRACTS_WITH_HISTORY_POSTGRES)
-                .execute(&mut *$tx)
-                .await
-                .map_err(op("merge contracts"))?
-        } else {
-            sqlx::query(sql::CLOSE_HISTORY)
-                .bind($at)
-                .execute(&mut *$tx)
-                .await
-                .map_err(op("close contract history"))?;
-            let opened = run(sql::OPEN_HISTORY)
-                .execute(&mut *$tx)
-                .await
-                .map_err(op("add contract history"))?;
-            run(sql::MERGE_CONTRACTS)
-                .execute(&mut *$tx)
-                .await
-                .map_err(op("merge contracts"))?;
-            opened
-        };
-        run(sql::MERGE_BRANCHES)
-            .execute(&mut *$tx)
-            .await
-            .map_err(op("merge branches"))?;
-        opened.rows_affected()
-    }};
-}
-
-/// Records the batch's pages (and their rejected entries) as committed.
-macro_rules! write_checkpoints {
-    ($tx:ident, $run_id:expr, $pages:expr, $raw_ids:expr, $at:expr) => {
-        // A verification re-read can land a page twice in one batch: keep the last.
-        let mut latest: HashMap<(u32, u32), &LandedPage> = HashMap::with_capacity($pages.len());
-        for page in $pages {
-            latest.insert((page.pass, page.page), page);
-        }
-        let checkpoints: Vec<&LandedPage> = latest.into_values().collect();
-        for chunk in checkpoints.chunks(ROWS_PER_STATEMENT / 10) {
-            let mut insert = QueryBuilder::new(sql::INSERT_CHECKPOINT);
-            insert.push_values(chunk, |mut row, page| {
-                row.push_bind($run_id)
-                    .push_bind("elkassa")
-                    .push_bind(page.pass as i32)
-                    .push_bind(page.page as i32)
-                    .push_bind(page.entries as i32)
-                    .push_bind(
-                        $raw_ids
-                            .get(&page.request_key())
-                            .copied()
-                            .unwrap_or_default(),
-                    )
-                    .push_bind($at);
-            });
-            insert.push(sql::CHECKPOINT_CONFLICT);
-            insert
-                .build()
-                .execute(&mut *$tx)
-                .await
-                .map_err(op("write checkpoint"))?;
-        }
-        for page in checkpoints.iter().filter(|page| page.pass == 0) {
-            for issue in &page.issues {
-                sqlx::query(sql::INSERT_ISSUE)
-                    .bind($run_id)
-                    .bind(page.request_key())
-                    .bind(issue.position as i32)
-                    .bind(issue.external_id.as_deref())
-                    .bind(issue.severity)
-                    .bind(issue.field)
-                    .bind(&issue.message)
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err(op("record issue"))?;
-            }
-        }
-    };
 }
 
 impl ElkassaLoader {
@@ -278,11 +169,14 @@ impl ElkassaLoader {
         pages: &[LandedPage],
         at: DateTime<Utc>,
     ) -> Result<BatchStats, WarehouseError> {
+        if let Some(first_load) = self.first_load.clone() {
+            return self.write_first_load_batch(&first_load, pages, at).await;
+        }
         let accounts = latest_per_account(pages);
         let listed = accounts.len() as u64;
         let split = split_unchanged(accounts, &self.known);
         let branches = branches_of(&split.changed);
-        let mut stats = batch_stats(pages, listed, &split, &branches);
+        let mut stats = batch_stats(pages, listed, &split.unchanged, branches.len());
         if let Err(err) = self
             .write_transaction(pages, &split, &branches, at, &mut stats)
             .await
@@ -356,6 +250,15 @@ impl ElkassaLoader {
     /// this loader found unchanged, in one transaction (their branches read
     /// theirs from the account).
     pub async fn refresh_unchanged(&mut self) -> Result<Refreshed, WarehouseError> {
+        if self.first_load.is_some() {
+            // Nothing was listed as stored; the tables need statistics.
+            let started = Instant::now();
+            self.analyze_first_load().await?;
+            return Ok(Refreshed {
+                analyze: started.elapsed(),
+                ..Refreshed::default()
+            });
+        }
         let run_id = self.run_id;
         dual!(&mut self.conn, Conn, conn => SeenAccounts::refresh_seen(&mut **conn, run_id).await)
     }
@@ -366,6 +269,9 @@ impl ElkassaLoader {
     /// on the indexes at a logarithmic number of ANALYZEs per run.
     async fn refresh_statistics(&mut self) -> Result<(), WarehouseError> {
         const FIRST_AT: u64 = 5_000;
+        if self.first_load.is_some() {
+            return Ok(()); // analysed once at the end (its merges are few)
+        }
         let merged = self.progress.merged.load(Ordering::Relaxed);
         let last = self.progress.analyzed_at.load(Ordering::Relaxed);
         let due = merged >= FIRST_AT.max(last * 2);

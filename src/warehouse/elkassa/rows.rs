@@ -100,6 +100,8 @@ pub struct BatchStats {
     pub unchanged_branches: u64,
     /// Contract versions added.
     pub history_rows: u64,
+    /// New accounts a first load copied straight into the tables (not merged).
+    pub copied_accounts: u64,
     /// Bytes of raw bodies as received.
     pub raw_bytes: u64,
     /// Bytes of raw bodies as stored.

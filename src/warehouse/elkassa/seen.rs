@@ -54,6 +54,8 @@ const REFRESH_ACCOUNTS: &str =
 pub struct Refreshed {
     /// Accounts refreshed.
     pub accounts: u64,
+    /// Time spent instead analysing the tables after a first load.
+    pub analyze: std::time::Duration,
 }
 
 /// The refresh statement inside `$tx`; evaluates to [`Refreshed`].
@@ -66,6 +68,7 @@ macro_rules! refresh {
             .map_err(op("refresh unchanged accounts"))?;
         Refreshed {
             accounts: accounts.rows_affected(),
+            ..Refreshed::default()
         }
     }};
 }

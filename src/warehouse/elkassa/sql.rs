@@ -56,10 +56,21 @@ pub const INSERT_ISSUE: &str =
     severity, field, message) VALUES ($1, 'elkassa', $2, $3, $4, $5, $6, $7)";
 
 /// Customers are matched on the normalized email; the first shop name seen sticks.
-pub const MERGE_CUSTOMERS: &str = "INSERT INTO customers (email, shop_name, created_at, updated_at) \
-    SELECT s.email_norm, MIN(s.shop_name), $1, $1 FROM stage_accounts s WHERE s.email_norm IS NOT NULL \
-    GROUP BY s.email_norm ORDER BY s.email_norm \
-    ON CONFLICT (email) DO NOTHING";
+macro_rules! merge_customers {
+    () => {
+        "INSERT INTO customers (email, shop_name, created_at, updated_at) \
+        SELECT s.email_norm, MIN(s.shop_name), $1, $1 FROM stage_accounts s WHERE s.email_norm IS NOT NULL \
+        GROUP BY s.email_norm ORDER BY s.email_norm \
+        ON CONFLICT (email) DO NOTHING"
+    };
+}
+
+pub const MERGE_CUSTOMERS: &str = merge_customers!();
+
+/// Postgres, during a first load: the customers the merge created, so
+/// the run's later batches name them directly.
+pub const MERGE_CUSTOMERS_RETURNING: &str =
+    concat!(merge_customers!(), " RETURNING customer_id, email");
 
 /// Accounts join their customer by the normalized email and record that
 /// rule (`new` when they have none), which is what reconcile's matching
