@@ -52,7 +52,7 @@ pub struct BenchSyncArgs {
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// Pages per warehouse transaction.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 500)]
     pub batch_pages: usize,
     /// Parallel writer connections (Postgres).
     #[arg(long, default_value_t = 2)]
