@@ -129,6 +129,16 @@ impl BinaryRows {
         self.field(value.map(i64::to_be_bytes).as_ref().map(|b| b.as_slice()));
     }
 
+    /// An `integer` field.
+    pub(crate) fn int4(&mut self, value: i32) {
+        self.field(Some(&value.to_be_bytes()));
+    }
+
+    /// A `bytea` field.
+    pub(crate) fn bytes(&mut self, value: &[u8]) {
+        self.field(Some(value));
+    }
+
     /// A `boolean` field.
     pub(crate) fn boolean(&mut self, value: bool) {
         self.field(Some(&[u8::from(value)]));
@@ -202,17 +212,19 @@ mod tests {
     }
 
     #[test]
-    fn binary_rows_carry_the_header_lengths_nulls_booleans_and_postgres_epoch_instants() {
+    fn binary_rows_carry_the_header_lengths_nulls_numbers_bytes_and_postgres_epoch_instants() {
         let mut rows = BinaryRows::with_capacity(64);
-        rows.row(4);
+        rows.row(6);
         rows.text(Some("é"));
         rows.int8(None);
         rows.instant(DateTime::from_timestamp(946_684_801, 0));
         rows.boolean(true);
+        rows.int4(-2);
+        rows.bytes(&[0, 255]);
         let bytes = rows.finish();
         let mut expected = b"PGCOPY\n\xff\r\n\0".to_vec();
         expected.extend_from_slice(&[0; 8]);
-        expected.extend_from_slice(&4i16.to_be_bytes());
+        expected.extend_from_slice(&6i16.to_be_bytes());
         expected.extend_from_slice(&2i32.to_be_bytes());
         expected.extend_from_slice("é".as_bytes());
         expected.extend_from_slice(&(-1i32).to_be_bytes());
@@ -220,6 +232,10 @@ mod tests {
         expected.extend_from_slice(&1_000_000i64.to_be_bytes());
         expected.extend_from_slice(&1i32.to_be_bytes());
         expected.push(1);
+        expected.extend_from_slice(&4i32.to_be_bytes());
+        expected.extend_from_slice(&(-2i32).to_be_bytes());
+        expected.extend_from_slice(&2i32.to_be_bytes());
+        expected.extend_from_slice(&[0, 255]);
         expected.extend_from_slice(&(-1i16).to_be_bytes());
         assert_eq!(bytes, expected);
     }

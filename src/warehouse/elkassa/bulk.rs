@@ -5,6 +5,7 @@
 
 use super::batch::{batch_stats, branches_of, latest_per_account};
 use super::first_load::{CustomerRef, FirstLoad, Plan};
+use super::raw_pages::RawPages;
 use super::stage::{StagedBranches, Staging};
 use super::{sql, BatchStats, Conn, ElkassaLoader, LandedPage, JOINED_TABLES, ROWS_PER_STATEMENT};
 use crate::warehouse::copy::{copy_binary, BinaryRows};
@@ -289,7 +290,7 @@ impl ElkassaLoader {
                 .map_err(op("clear staging"))?;
         }
         let mut lap = Instant::now();
-        let raw_ids = insert_raw!(tx, run_id, pages);
+        let raw_ids = RawPages::store_raw(&mut *tx, run_id, pages).await?;
         stats.phases.raw = lap.elapsed();
         lap = Instant::now();
         let ids = reserve_customer_ids(&mut tx, sequence, plan.customers.len()).await?;

@@ -2,37 +2,6 @@
 //! both backends' transaction types (`dual!` binds a different `tx` type
 //! in each arm).
 
-/// Inserts the batch's raw bodies; evaluates to request key → raw id.
-macro_rules! insert_raw {
-    ($tx:ident, $run_id:expr, $pages:expr) => {{
-        let mut raw_ids: HashMap<String, i64> = HashMap::with_capacity($pages.len());
-        for chunk in $pages.chunks(ROWS_PER_STATEMENT / 10) {
-            let mut insert = QueryBuilder::new(sql::INSERT_RAW);
-            insert.push_values(chunk, |mut row, page| {
-                row.push_bind($run_id)
-                    .push_bind("elkassa")
-                    .push_bind(crate::providers::elkassa::USERS_ENDPOINT)
-                    .push_bind(page.request_key())
-                    .push_bind(page.raw.fetched_at)
-                    .push_bind(i32::from(page.raw.http_status))
-                    .push_bind(page.raw.attempts as i32)
-                    .push_bind(page.raw.sha256.as_str())
-                    .push_bind(page.raw.size as i32)
-                    .push_bind(page.raw.encoding)
-                    .push_bind(page.raw.stored.as_slice());
-            });
-            insert.push(" RETURNING raw_id, request_key");
-            let ids: Vec<(i64, String)> = insert
-                .build_query_as()
-                .fetch_all(&mut *$tx)
-                .await
-                .map_err(op("store raw bodies"))?;
-            raw_ids.extend(ids.into_iter().map(|(id, key)| (key, id)));
-        }
-        raw_ids
-    }};
-}
-
 /// Merges the staged rows into the warehouse; evaluates to history rows added.
 macro_rules! merge_staged {
     ($tx:ident, $at:expr, $run_id:expr, $postgres:expr, $freeze:expr) => {{

@@ -15,6 +15,7 @@ mod bulk;
 mod digest;
 mod first_load;
 mod known;
+mod raw_pages;
 mod rows;
 mod seen;
 mod sql;
@@ -32,6 +33,7 @@ use batch::{batch_stats, branches_of, latest_per_account, seen_rows, split_uncha
 use chrono::{DateTime, Utc};
 use first_load::FirstLoad;
 use known::KnownDigests;
+use raw_pages::RawPages;
 use seen::SeenAccounts;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
@@ -222,7 +224,7 @@ impl ElkassaLoader {
                 sqlx::query(statement).execute(&mut *tx).await.map_err(op("clear staging"))?;
             }
             let mut lap = Instant::now();
-            let raw_ids = insert_raw!(tx, run_id, pages);
+            let raw_ids = RawPages::store_raw(&mut *tx, run_id, pages).await?;
             stats.phases.raw = lap.elapsed();
             if !split.unchanged.is_empty() {
                 lap = Instant::now();
