@@ -328,9 +328,11 @@ impl ElkassaLoader {
     /// the tables the next night's merges join against (the others they
     /// only probe by key): 0.3 s at 100,000 accounts, where all five
     /// tables took 0.5 s.
-    pub(super) async fn analyze_first_load(&mut self) -> Result<(), WarehouseError> {
-        let done = &self.progress.first_load_analyzed;
-        if done.swap(true, Ordering::AcqRel) {
+    pub(super) async fn analyze_first_load(
+        &mut self,
+        first_load: &FirstLoad,
+    ) -> Result<(), WarehouseError> {
+        if first_load.analyzed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         if let Conn::Postgres(conn) = &mut self.conn {

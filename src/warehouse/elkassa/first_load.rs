@@ -27,6 +27,7 @@ use sqlx::postgres::types::Oid;
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -36,6 +37,8 @@ pub struct FirstLoad {
     claims: Mutex<Claims>,
     /// The identity sequence of `customers.customer_id`.
     pub sequence: Oid,
+    /// Whether a loader has analysed the loaded tables (once per run).
+    pub analyzed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +159,7 @@ impl FirstLoad {
                 ..Claims::default()
             }),
             sequence,
+            analyzed: AtomicBool::new(false),
         })
     }
 
@@ -233,6 +237,7 @@ mod tests {
             Self {
                 claims: Mutex::default(),
                 sequence: Oid(0),
+                analyzed: AtomicBool::new(false),
             }
         }
     }

@@ -39,7 +39,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 use stage::{StagedBranches, Staging};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -63,13 +63,11 @@ pub struct ElkassaLoader {
     staging_used: bool,
 }
 
-/// Shared by the loaders of one run, so statistics are refreshed once per
-/// doubling (or once after a first load).
+/// Shared by the loaders of one run, so statistics are refreshed once per doubling.
 #[derive(Debug, Default)]
 struct LoadProgress {
     merged: AtomicU64,
     analyzed_at: AtomicU64,
-    first_load_analyzed: AtomicBool,
 }
 
 /// Tables the merges join against, whose statistics must keep up with a
@@ -252,10 +250,10 @@ impl ElkassaLoader {
     /// this loader found unchanged, in one transaction (their branches read
     /// theirs from the account).
     pub async fn refresh_unchanged(&mut self) -> Result<Refreshed, WarehouseError> {
-        if self.first_load.is_some() {
+        if let Some(first_load) = self.first_load.clone() {
             // Nothing was listed as stored; the tables need statistics.
             let started = Instant::now();
-            self.analyze_first_load().await?;
+            self.analyze_first_load(&first_load).await?;
             return Ok(Refreshed {
                 analyze: started.elapsed(),
                 ..Refreshed::default()
