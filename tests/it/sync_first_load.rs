@@ -118,6 +118,13 @@ fn page(number: u32, accounts: Vec<AccountRow>) -> LandedPage {
 async fn a_first_load_batch_meeting_keys_written_since_the_run_started_is_merged_instead() {
     let db = TestWarehouse::postgres().await;
     let warehouse = &db.warehouse;
+    // A customer onboarding created before the run: read at its start.
+    execute(
+        warehouse,
+        "INSERT INTO customers (email, shop_name, created_at, updated_at) \
+         VALUES ('c@toko.id', 'Onboarded', now(), now())",
+    )
+    .await;
     let run_id = warehouse.start_run("test", Utc::now()).await.unwrap();
     let mut loaders = warehouse.elkassa_loaders(run_id, 1).await.unwrap();
     // Written by someone else after the run chose to copy: a customer a
@@ -145,10 +152,14 @@ async fn a_first_load_batch_meeting_keys_written_since_the_run_started_is_merged
     let stats = loaders[0].write_batch(&[first], Utc::now()).await.unwrap();
     assert_eq!((stats.accounts, stats.copied_accounts), (3, 0));
 
-    // The customer the merge created is named directly by a later copy.
-    let second = page(2, vec![listed("ELK4", "a@toko.id")]);
+    // The customer the merge created, and the one there before the run,
+    // are named directly by later copies.
+    let second = page(
+        2,
+        vec![listed("ELK4", "a@toko.id"), listed("ELK5", "c@toko.id")],
+    );
     let stats = loaders[0].write_batch(&[second], Utc::now()).await.unwrap();
-    assert_eq!((stats.accounts, stats.copied_accounts), (1, 1));
+    assert_eq!((stats.accounts, stats.copied_accounts), (2, 2));
     drop(loaders);
 
     let owners = lines(
@@ -165,6 +176,7 @@ async fn a_first_load_batch_meeting_keys_written_since_the_run_started_is_merged
             "ELK2|b@toko.id|Elsewhere|email|B@TOKO.ID|t",
             "ELK3|b@toko.id|Elsewhere|email|B@TOKO.ID|t",
             "ELK4|a@toko.id|Toko ELK1|email|A@TOKO.ID|t",
+            "ELK5|c@toko.id|Onboarded|email|C@TOKO.ID|t",
         ]
     );
     let versions = scalar(
@@ -172,6 +184,11 @@ async fn a_first_load_batch_meeting_keys_written_since_the_run_started_is_merged
         "SELECT COUNT(*) FROM contract_history WHERE valid_to IS NULL",
     )
     .await;
-    assert_eq!(versions, 4, "one open contract version per account");
+    assert_eq!(versions, 5, "one open contract version per account");
+    assert_eq!(
+        scalar(warehouse, "SELECT COUNT(*) FROM customers").await,
+        3,
+        "no customer created twice"
+    );
     db.cleanup().await;
 }
