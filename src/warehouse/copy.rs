@@ -54,6 +54,33 @@ pub(crate) async fn copy_lines(
     Ok(())
 }
 
+/// `count` ids from the identity sequence of `table.column`, for rows a
+/// `COPY` is about to write (it takes explicit values for an identity column
+/// and returns none). Ids of a rolled-back batch are skipped, as any identity
+/// skips them. The sequence is looked up once, not per id: by name on every
+/// row it cost ten times the `nextval`.
+pub(crate) async fn reserve_ids(
+    conn: &mut PgConnection,
+    table: &str,
+    column: &str,
+    count: usize,
+    operation: &'static str,
+) -> Result<Vec<i64>, WarehouseError> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence($1, $2)::regclass AS seq) \
+         SELECT nextval(s.seq) FROM s, generate_series(1, $3)",
+    )
+    .bind(table)
+    .bind(column)
+    .bind(count as i64)
+    .fetch_all(conn)
+    .await
+    .map_err(op(operation))
+}
+
 /// A text field: quoted with inner quotes doubled; nothing for NULL.
 pub(crate) fn csv_text(out: &mut String, value: Option<&str>) {
     if let Some(value) = value {

@@ -8,10 +8,9 @@ use super::first_load::{CustomerRef, FirstLoad, Plan};
 use super::raw_pages::RawPages;
 use super::stage::{StagedBranches, Staging};
 use super::{sql, BatchStats, Conn, ElkassaLoader, LandedPage, JOINED_TABLES, ROWS_PER_STATEMENT};
-use crate::warehouse::copy::{copy_binary, BinaryRows};
+use crate::warehouse::copy::{copy_binary, reserve_ids, BinaryRows};
 use crate::warehouse::{op, WarehouseError};
 use chrono::{DateTime, Utc};
-use sqlx::postgres::types::Oid;
 use sqlx::{PgConnection, QueryBuilder};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -34,27 +33,6 @@ const COPY_HISTORY: &str = "COPY contract_history (provider, external_id, contra
 
 const COPY_BRANCHES: &str = "COPY branch_records (registration_id, cabang_id, name, address, \
     first_seen_at, last_seen_at, last_seen_run) FROM STDIN WITH (FORMAT binary)";
-
-/// Ids for `count` new customers from the table's identity sequence,
-/// `sequence` (COPY takes explicit values for an identity column; ids of a
-/// rolled-back batch are skipped, as any identity skips them). The sequence
-/// is named by its oid: looking it up by name on every row cost ten times
-/// the `nextval`.
-pub(super) async fn reserve_customer_ids(
-    conn: &mut PgConnection,
-    sequence: Oid,
-    count: usize,
-) -> Result<Vec<i64>, WarehouseError> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    sqlx::query_scalar("SELECT nextval($1::regclass) FROM generate_series(1, $2)")
-        .bind(sequence)
-        .bind(count as i64)
-        .fetch_all(conn)
-        .await
-        .map_err(op("reserve customer ids"))
-}
 
 /// The batch's new rows, their instants and run.
 pub(super) struct NewRows<'p, 'a> {
@@ -249,7 +227,7 @@ impl ElkassaLoader {
         let mut stats = batch_stats(pages, listed, &[], copied.len() + merged.len());
         let branches = [copied.as_slice(), merged.as_slice()];
         match self
-            .first_load_transaction(&plan, first_load.sequence, branches, pages, at, &mut stats)
+            .first_load_transaction(&plan, branches, pages, at, &mut stats)
             .await
         {
             Ok((ids, learned)) => {
@@ -263,12 +241,10 @@ impl ElkassaLoader {
         }
     }
 
-    /// `branches`: those of the copied accounts, then of the merged ones;
-    /// `sequence`: of `customers.customer_id`.
+    /// `branches`: those of the copied accounts, then of the merged ones.
     async fn first_load_transaction(
         &mut self,
         plan: &Plan<'_>,
-        sequence: Oid,
         branches: [&StagedBranches<'_>; 2],
         pages: &[LandedPage],
         at: DateTime<Utc>,
@@ -293,7 +269,15 @@ impl ElkassaLoader {
         let raw_ids = RawPages::store_raw(&mut *tx, run_id, pages).await?;
         stats.phases.raw = lap.elapsed();
         lap = Instant::now();
-        let ids = reserve_customer_ids(&mut tx, sequence, plan.customers.len()).await?;
+        let count = plan.customers.len();
+        let ids = reserve_ids(
+            &mut tx,
+            "customers",
+            "customer_id",
+            count,
+            "reserve customer ids",
+        )
+        .await?;
         let rows = NewRows {
             plan,
             customer_ids: &ids,

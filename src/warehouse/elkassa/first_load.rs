@@ -23,7 +23,6 @@ use super::known::id_hash;
 use super::rows::AccountRow;
 use super::stage::StagedAccount;
 use crate::warehouse::{op, WarehouseError};
-use sqlx::postgres::types::Oid;
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -35,8 +34,6 @@ use xxhash_rust::xxh3::xxh3_128;
 #[derive(Debug)]
 pub struct FirstLoad {
     claims: Mutex<Claims>,
-    /// The identity sequence of `customers.customer_id`.
-    pub sequence: Oid,
     /// Whether a loader has analysed the loaded tables (once per run).
     pub analyzed: AtomicBool,
 }
@@ -139,12 +136,6 @@ impl FirstLoad {
     /// onboarding's) by email.
     pub async fn start(conn: &mut PgConnection) -> Result<Self, WarehouseError> {
         use futures::TryStreamExt;
-        let sequence: Oid = sqlx::query_scalar(
-            "SELECT pg_get_serial_sequence('customers', 'customer_id')::regclass::oid",
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(op("find the customer id sequence"))?;
         let mut customers = HashMap::default();
         let mut rows = sqlx::query_as::<_, (i64, String)>(
             "SELECT customer_id, email FROM customers WHERE email IS NOT NULL",
@@ -158,7 +149,6 @@ impl FirstLoad {
                 customers,
                 ..Claims::default()
             }),
-            sequence,
             analyzed: AtomicBool::new(false),
         })
     }
@@ -236,7 +226,6 @@ mod tests {
         fn default() -> Self {
             Self {
                 claims: Mutex::default(),
-                sequence: Oid(0),
                 analyzed: AtomicBool::new(false),
             }
         }

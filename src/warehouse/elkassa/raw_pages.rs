@@ -5,7 +5,7 @@
 use super::rows::LandedPage;
 use super::{sql, ROWS_PER_STATEMENT};
 use crate::providers::elkassa::USERS_ENDPOINT;
-use crate::warehouse::copy::{copy_binary, BinaryRows};
+use crate::warehouse::copy::{copy_binary, reserve_ids, BinaryRows};
 use crate::warehouse::{op, WarehouseError};
 use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
 use std::collections::HashMap;
@@ -23,10 +23,6 @@ pub trait RawPages {
     ) -> Result<RawIds, WarehouseError>;
 }
 
-const RESERVE_RAW_IDS: &str = "WITH s AS MATERIALIZED \
-    (SELECT pg_get_serial_sequence('raw_responses', 'raw_id')::regclass AS seq) \
-    SELECT nextval(s.seq) FROM s, generate_series(1, $1)";
-
 const COPY_RAW: &str = "COPY raw_responses (raw_id, run_id, provider, endpoint, request_key, \
     fetched_at, http_status, attempts, body_sha256, body_size, body_encoding, body) \
     FROM STDIN WITH (FORMAT binary)";
@@ -37,11 +33,15 @@ impl RawPages for PgConnection {
         run_id: i64,
         pages: &[LandedPage],
     ) -> Result<RawIds, WarehouseError> {
-        let ids: Vec<i64> = sqlx::query_scalar(RESERVE_RAW_IDS)
-            .bind(pages.len() as i64)
-            .fetch_all(&mut *self)
-            .await
-            .map_err(op("reserve raw body ids"))?;
+        let count = pages.len();
+        let ids = reserve_ids(
+            self,
+            "raw_responses",
+            "raw_id",
+            count,
+            "reserve raw body ids",
+        )
+        .await?;
         let stored: usize = pages.iter().map(|page| page.raw.stored.len()).sum();
         let mut rows = BinaryRows::with_capacity(stored + pages.len() * 200);
         let mut raw_ids = RawIds::with_capacity(pages.len());
